@@ -1,0 +1,56 @@
+# The user's interface to the project. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export LAKE_ROOT ?= $(CURDIR)/lake
+export DUCKDB_PATH ?= $(CURDIR)/warehouse/online_retail.duckdb
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint dbt-build docs fetch bench lock clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned dependencies (requirements.lock)
+
+run: setup ## Land the full dataset, run the batch job, dbt build + docs on DuckDB, print a summary
+	$(BIN)/online-retail run
+
+test: setup ## Run the whole suite: ruff, sqlfluff, pytest (ingestion, pipeline on DuckDB)
+	$(BIN)/ruff check ingestion tests bench
+	$(BIN)/ruff format --check ingestion tests bench
+	$(BIN)/sqlfluff lint models macros tests analyses
+	$(BIN)/python -m pytest
+
+lint: setup ## ruff and sqlfluff only
+	$(BIN)/ruff check ingestion tests bench
+	$(BIN)/sqlfluff lint models macros tests analyses
+
+dbt-build: setup ## dbt build on the existing lake (no ingestion)
+	$(BIN)/dbt build
+
+docs: setup ## Build the static dbt docs site (target/static_index.html)
+	$(BIN)/dbt docs generate --static
+
+fetch: setup ## Download the original workbook from UCI (checks its digest; falls back to the shipped copy)
+	$(BIN)/online-retail fetch
+
+bench: setup ## Benchmark the batch job at 1x and 10x against DuckDB and pandas baselines
+	$(BIN)/python bench/bench_batch_job.py
+
+lock: ## Re-pin requirements.lock from requirements.in
+	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
+
+clean: ## Remove the local lake, warehouse and dbt artefacts (keeps .venv)
+	rm -rf lake warehouse target logs
