@@ -1,0 +1,193 @@
+"""The batch job: a raw file in the lake's raw zone -> cleaned, partitioned Parquet.
+
+Written as the prototype's Glue ETL job, but with nothing Glue-specific: it runs as an
+AWS Glue Python shell job (`python -m ingestion.batch_job --source ... --lake s3://...`),
+in any container, or on a laptop. It streams: one chunk of lines in memory at a time,
+one open Parquet writer per (year, month) partition.
+
+Every record read is either landed in the transformed zone or quarantined with its
+line, field and reason; the manifest written at the end proves the count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ingestion.cleaning import Lineage, clean_batch, quarantine_table
+from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, output_name
+from ingestion.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
+from ingestion.sources import ReadReport, read_source
+
+log = logging.getLogger(__name__)
+
+# Parquet that Athena and Redshift Spectrum read: Snappy, microsecond timestamps.
+PARQUET_OPTIONS = {"compression": "snappy", "coerce_timestamps": "us", "version": "2.6"}
+
+
+class ReconciliationError(RuntimeError):
+    """Lines read != lines landed + lines quarantined: something was lost. Never expected."""
+
+
+@dataclass
+class BatchResult:
+    source_file: str
+    rows_in: int
+    rows_landed: int
+    rows_quarantined: int
+    file_format: str
+    compression: str
+    encoding: str
+    date_formats: dict[str, int]
+    partitions: dict[str, int]  # "YYYY-MM" -> lines landed
+    quarantine_reasons: dict[str, int]  # field -> lines
+    started_at: str
+    finished_at: str
+    ingested_at: str
+    output_files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def partition_key(year: int, month: int) -> str:
+    return f"{TRANSFORMED_ZONE}/year={year:04d}/month={month:02d}"
+
+
+class _PartitionedWriter:
+    """One Parquet file per (year, month), each written as chunks arrive."""
+
+    def __init__(self, lake: Lake, name: str) -> None:
+        self.lake, self.name = lake, name
+        self.writers: dict[tuple[int, int], pq.ParquetWriter] = {}
+        self.rows: dict[tuple[int, int], int] = {}
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        keys = pc.add(
+            pc.multiply(pc.year(table["invoiced_at"]), 100), pc.month(table["invoiced_at"])
+        )
+        for key in pc.unique(keys).to_pylist():
+            part = table.filter(pc.equal(keys, key))
+            year, month = divmod(key, 100)
+            writer = self.writers.get((year, month))
+            if writer is None:
+                folder = partition_key(year, month)
+                self.lake.ensure_dir(folder)
+                path = self.lake.path(f"{folder}/{self.name}.parquet")
+                writer = pq.ParquetWriter(
+                    path, INVOICE_LINE_SCHEMA, filesystem=self.lake.filesystem, **PARQUET_OPTIONS
+                )
+                self.writers[(year, month)] = writer
+            writer.write_table(part)
+            self.rows[(year, month)] = self.rows.get((year, month), 0) + part.num_rows
+
+    def close(self) -> list[str]:
+        for writer in self.writers.values():
+            writer.close()
+        return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in sorted(self.writers)]
+
+
+def _remove_previous_output(lake: Lake, name: str) -> None:
+    """A re-run replaces: drop this source's files from every partition first, so a
+    partition the source no longer has does not keep stale lines."""
+    for key in lake.files_under(TRANSFORMED_ZONE):
+        if key.rsplit("/", 1)[-1] == f"{name}.parquet":
+            lake.delete(key)
+    for key in (f"{QUARANTINE_ZONE}/{name}.parquet", f"{MANIFEST_ZONE}/{name}.json"):
+        if lake.exists(key):
+            lake.delete(key)
+
+
+def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = None) -> BatchResult:
+    """Clean `source_file` (a key in the lake, e.g. raw/online_retail/x.csv.gz)."""
+    started_at = datetime.now(UTC)
+    ingested_at = ingested_at or started_at
+    lineage = Lineage(source_file=source_file, ingested_at=ingested_at)
+    name = output_name(source_file)
+    _remove_previous_output(lake, name)
+
+    report = ReadReport()
+    transformed = _PartitionedWriter(lake, name)
+    lake.ensure_dir(QUARANTINE_ZONE)
+    quarantine_key = f"{QUARANTINE_ZONE}/{name}.parquet"
+    quarantine = pq.ParquetWriter(
+        lake.path(quarantine_key), QUARANTINE_SCHEMA, filesystem=lake.filesystem, **PARQUET_OPTIONS
+    )
+    date_formats: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    landed = quarantined = 0
+    try:
+        for chunk in read_source(lake.path(source_file), lake.filesystem, report):
+            result = clean_batch(chunk.lines, chunk.line_numbers, lineage)
+            transformed.write(result.landed)
+            malformed = quarantine_table(
+                event_ids=[f"{source_file}:{m.line_number}" for m in chunk.malformed],
+                source_file=source_file,
+                line_numbers=[m.line_number for m in chunk.malformed],
+                ingested_at=ingested_at,
+                fields=["(line)"] * len(chunk.malformed),
+                reasons=[m.reason for m in chunk.malformed],
+                raw_records=[json.dumps({"line": m.text}) for m in chunk.malformed],
+            )
+            for table in (result.quarantined, malformed):
+                if table.num_rows:
+                    quarantine.write_table(table)
+                    for f in table["field"].to_pylist():
+                        reasons[f] = reasons.get(f, 0) + 1
+            landed += result.landed.num_rows
+            quarantined += result.quarantined.num_rows + malformed.num_rows
+            for k, v in result.date_formats.items():
+                date_formats[k] = date_formats.get(k, 0) + v
+    finally:
+        quarantine.close()  # always written, even empty, so readers of the zone see the run
+        output_files = transformed.close()
+
+    if report.records != landed + quarantined:
+        raise ReconciliationError(
+            f"{source_file}: read {report.records} records but landed {landed} "
+            f"and quarantined {quarantined}"
+        )
+    result = BatchResult(
+        source_file=source_file,
+        rows_in=report.records,
+        rows_landed=landed,
+        rows_quarantined=quarantined,
+        file_format=report.file_format,
+        compression=report.compression,
+        encoding=report.encoding,
+        date_formats=date_formats,
+        partitions={f"{y:04d}-{m:02d}": n for (y, m), n in sorted(transformed.rows.items())},
+        quarantine_reasons=reasons,
+        started_at=started_at.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(),
+        ingested_at=ingested_at.isoformat(),
+        output_files=[*output_files, quarantine_key],
+    )
+    lake.write_bytes(f"{MANIFEST_ZONE}/{name}.json", result.to_json().encode())
+    log.info("read %s: %s", source_file, report.describe())
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", required=True, help="key of the raw file in the lake")
+    parser.add_argument("--lake", required=True, help="lake root: a folder or s3://bucket/prefix")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = run_batch_job(args.source, Lake(args.lake))
+    print(result.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

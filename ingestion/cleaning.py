@@ -1,0 +1,299 @@
+"""The one set of cleaning rules, applied to a batch of raw lines at a time.
+
+Pure functions over Arrow arrays: no I/O, no boto3. The batch job, the stream Lambdas
+and the tests all call `clean_batch`, so a line is judged the same way on every path.
+
+A raw line is eight text values named as in the source (`schema.SOURCE_COLUMNS`).
+Each rule turns one of them into its typed contract column or says why it cannot;
+a line that fails any rule is quarantined with the first field that failed, in
+source column order, and a reason that quotes the value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.schema import (
+    COLUMN_NAMES,
+    INVOICE_LINE_SCHEMA,
+    QUARANTINE_SCHEMA,
+    SOURCE_COLUMNS,
+    UNIT_PRICE_TYPE,
+)
+
+# Timestamp layouts seen in real copies of the dataset, tried in this order. Slash dates
+# are month first, as in the UCI CSV exports (`12/1/2010 8:26` is 1 December 2010).
+DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    ("M/D/YYYY H:MM", "%m/%d/%Y %H:%M"),
+    ("YYYY-MM-DD HH:MM:SS", "%Y-%m-%d %H:%M:%S"),
+    ("YYYY-MM-DDTHH:MM:SS", "%Y-%m-%dT%H:%M:%S"),
+    ("YYYY-MM-DD HH:MM", "%Y-%m-%d %H:%M"),
+    ("M/D/YYYY H:MM:SS", "%m/%d/%Y %H:%M:%S"),
+)
+
+_INVOICE_NO = r"^[A-Za-z]?[0-9]+$"  # 536365, C536379 (cancellation), A563185 (adjustment)
+_WHOLE_NUMBER = r"^[+-]?[0-9]{1,9}(\.0*)?$"  # 6, -6, and 6.0 from spreadsheet exports
+_PRICE = r"^[+-]?[0-9]{1,9}(\.[0-9]{0,3}0*)?$"  # at most 3 significant decimals: 0.001
+_CUSTOMER_ID = r"^[0-9]+(\.0*)?$"  # 17850 or 17850.0
+_TRAILING_ZERO_FRACTION = r"\.0*$"
+_INT32_MAX = 2**31 - 1
+
+
+class ContractError(ValueError):
+    """A line that fails the contract, naming its line number and field."""
+
+    def __init__(self, line_number: int, field: str, reason: str) -> None:
+        super().__init__(f"line {line_number}: {field}: {reason}")
+        self.line_number = line_number
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a batch of raw lines came from."""
+
+    source_file: str  # path relative to the lake root, or a stream's name
+    ingested_at: datetime  # timezone-aware UTC
+
+
+@dataclass
+class CleanResult:
+    landed: pa.Table  # INVOICE_LINE_SCHEMA
+    quarantined: pa.Table  # QUARANTINE_SCHEMA
+    date_formats: dict[str, int] = field(default_factory=dict)  # format name -> lines
+
+
+@dataclass
+class _Rule:
+    """The outcome of one field's rule: typed values, and a reason where it failed."""
+
+    values: pa.Array
+    reason: pa.Array  # string; null where the value passed
+
+
+def _text(values: pa.Array) -> pa.Array:
+    """Trimmed text, with empty strings as null."""
+    trimmed = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _quote(values: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise("'", pc.fill_null(values, ""), "'", "")
+
+
+def _fails(failed: pa.Array, values: pa.Array, message: str) -> pa.Array:
+    """`message: 'value'` where `failed` is true, else null."""
+    failed = pc.fill_null(failed, False)
+    if not pc.any(failed).as_py():
+        return pa.nulls(len(values), pa.string())  # the usual case, at no cost
+    text = pc.binary_join_element_wise(message, _quote(values), ": ")
+    return pc.if_else(failed, text, pa.scalar(None, pa.string()))
+
+
+def _required(values: pa.Array) -> pa.Array:
+    if values.null_count == 0:
+        return pa.nulls(len(values), pa.string())
+    return pc.if_else(pc.is_null(values), pa.scalar("is missing"), pa.scalar(None, pa.string()))
+
+
+def _first_reason(*reasons: pa.Array) -> pa.Array:
+    return pc.coalesce(*reasons)
+
+
+def _invoice_no(raw: pa.Array) -> _Rule:
+    text = _text(raw)
+    bad = pc.invert(pc.match_substring_regex(text, _INVOICE_NO))
+    message = "is not an invoice number (digits, optionally after one letter such as C or A)"
+    return _Rule(text, _first_reason(_required(text), _fails(bad, text, message)))
+
+
+def _required_text(raw: pa.Array) -> _Rule:
+    text = _text(raw)
+    return _Rule(text, _required(text))
+
+
+def _optional_text(raw: pa.Array) -> _Rule:
+    return _Rule(_text(raw), pa.nulls(len(raw), pa.string()))
+
+
+def _quantity(raw: pa.Array) -> _Rule:
+    text = _text(raw)
+    ok = pc.fill_null(pc.match_substring_regex(text, _WHOLE_NUMBER), False)
+    digits = pc.replace_substring_regex(text, _TRAILING_ZERO_FRACTION, "")
+    as_int64 = pc.cast(pc.if_else(ok, digits, pa.scalar(None, pa.string())), pa.int64())
+    in_range = pc.fill_null(pc.less_equal(pc.abs(as_int64), _INT32_MAX), False)
+    ok = pc.and_(ok, in_range)
+    values = pc.cast(pc.if_else(ok, as_int64, pa.scalar(None, pa.int64())), pa.int32())
+    reason = _first_reason(
+        _required(text),
+        _fails(pc.invert(ok), text, "is not a whole number of units"),
+    )
+    return _Rule(values, reason)
+
+
+def _invoiced_at(raw: pa.Array, counts: dict[str, int]) -> _Rule:
+    text = _text(raw)
+    parsed = pa.nulls(len(text), pa.timestamp("us"))
+    for name, layout in DATE_FORMATS:
+        if not pc.any(pc.and_(pc.is_valid(text), pc.is_null(parsed))).as_py():
+            break  # every present value has parsed
+        attempt = pc.strptime(text, format=layout, unit="us", error_is_null=True)
+        newly = pc.and_(pc.is_null(parsed), pc.is_valid(attempt))
+        matched = pc.sum(newly).as_py() or 0
+        if matched:
+            counts[name] = counts.get(name, 0) + matched
+            parsed = pc.coalesce(parsed, attempt)
+    known = ", ".join(name for name, _ in DATE_FORMATS)
+    reason = _first_reason(
+        _required(text),
+        _fails(pc.is_null(parsed), text, f"is not a timestamp in a known layout ({known})"),
+    )
+    return _Rule(parsed, reason)
+
+
+def _unit_price(raw: pa.Array) -> _Rule:
+    text = _text(raw)
+    ok = pc.fill_null(pc.match_substring_regex(text, _PRICE), False)
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), UNIT_PRICE_TYPE)
+    reason = _first_reason(
+        _required(text),
+        _fails(pc.invert(ok), text, "is not a price with at most 3 decimals"),
+    )
+    return _Rule(values, reason)
+
+
+def _customer_id(raw: pa.Array) -> _Rule:
+    # Absent customers stay null: they are guest checkouts, not a customer called 'unknown'.
+    text = _text(raw)
+    bad = pc.invert(pc.match_substring_regex(text, _CUSTOMER_ID))
+    values = pc.replace_substring_regex(text, _TRAILING_ZERO_FRACTION, "")
+    return _Rule(values, _fails(bad, text, "is not a numeric customer id"))
+
+
+def clean_batch(
+    raw: pa.Table,
+    line_numbers: pa.Array,
+    lineage: Lineage,
+    event_ids: pa.Array | None = None,
+) -> CleanResult:
+    """Apply the cleaning rules to `raw` (string columns named as in SOURCE_COLUMNS).
+
+    `line_numbers` locate each line in its source; `event_ids` identify each record
+    for deduplication downstream and default to `<source_file>:<line_number>`, which
+    makes a re-run of the same file produce the same ids.
+    """
+    n = raw.num_rows
+    missing = [c for c in SOURCE_COLUMNS if c not in raw.column_names]
+    if missing:
+        raise ValueError(f"raw batch lacks columns {missing}")
+    col = {c: raw.column(c).combine_chunks().cast(pa.string()) for c in SOURCE_COLUMNS}
+    line_numbers = pa.array(line_numbers, pa.int64())
+    if event_ids is None:
+        event_ids = pc.binary_join_element_wise(
+            lineage.source_file, pc.cast(line_numbers, pa.string()), ":"
+        )
+
+    date_formats: dict[str, int] = {}
+    rules: dict[str, _Rule] = {
+        "InvoiceNo": _invoice_no(col["InvoiceNo"]),
+        "StockCode": _required_text(col["StockCode"]),
+        "Description": _optional_text(col["Description"]),
+        "Quantity": _quantity(col["Quantity"]),
+        "InvoiceDate": _invoiced_at(col["InvoiceDate"], date_formats),
+        "UnitPrice": _unit_price(col["UnitPrice"]),
+        "CustomerID": _customer_id(col["CustomerID"]),
+        "Country": _required_text(col["Country"]),
+    }
+
+    # The first failing field, in source column order, names the line's quarantine reason.
+    failed_field = pa.nulls(n, pa.string())
+    reason = pa.nulls(n, pa.string())
+    for name in SOURCE_COLUMNS:
+        this_failed = pc.and_(pc.is_null(reason), pc.is_valid(rules[name].reason))
+        failed_field = pc.if_else(this_failed, pa.scalar(name), failed_field)
+        reason = pc.coalesce(reason, rules[name].reason)
+    passed = pc.is_null(reason)
+
+    ingested_at = pa.scalar(lineage.ingested_at, pa.timestamp("us", tz="UTC"))
+    landed = pa.table(
+        {
+            "event_id": event_ids,
+            "source_file": pa.repeat(lineage.source_file, n) if n else pa.array([], pa.string()),
+            "source_line_number": line_numbers,
+            "ingested_at": pa.repeat(ingested_at, n) if n else pa.array([], ingested_at.type),
+            **{COLUMN_NAMES[source]: rules[source].values for source in SOURCE_COLUMNS},
+        }
+    ).select(INVOICE_LINE_SCHEMA.names)
+    landed = landed.filter(passed).cast(INVOICE_LINE_SCHEMA)
+
+    rejected = pc.invert(passed)
+    quarantined = quarantine_table(
+        event_ids=event_ids.filter(rejected),
+        source_file=lineage.source_file,
+        line_numbers=line_numbers.filter(rejected),
+        ingested_at=lineage.ingested_at,
+        fields=failed_field.filter(rejected),
+        reasons=reason.filter(rejected),
+        raw_records=_raw_records(raw.filter(rejected)),
+    )
+    return CleanResult(landed, quarantined, date_formats)
+
+
+def _raw_records(raw: pa.Table) -> list[str]:
+    columns = [c for c in SOURCE_COLUMNS if c in raw.column_names]
+    return [json.dumps(row, ensure_ascii=False) for row in raw.select(columns).to_pylist()]
+
+
+def quarantine_table(
+    *,
+    event_ids: Sequence[str] | pa.Array,
+    source_file: str,
+    line_numbers: Sequence[int] | pa.Array,
+    ingested_at: datetime,
+    fields: Sequence[str] | pa.Array,
+    reasons: Sequence[str] | pa.Array,
+    raw_records: Sequence[str],
+) -> pa.Table:
+    """Rows for the quarantine zone (QUARANTINE_SCHEMA)."""
+    n = len(raw_records)
+    return pa.table(
+        {
+            "event_id": pa.array(event_ids, pa.string()),
+            "source_file": pa.array([source_file] * n, pa.string()),
+            "source_line_number": pa.array(line_numbers, pa.int64()),
+            "ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+            "field": pa.array(fields, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+            "raw_record": pa.array(raw_records, pa.string()),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+
+
+def raw_table(records: Iterable[Mapping[str, object]]) -> pa.Table:
+    """A raw batch from records keyed by source column name (e.g. decoded JSON).
+
+    Values of any JSON type become text, so the rules judge `6`, `6.0` and `"6"` alike.
+    """
+    rows = list(records)
+    return pa.table(
+        {
+            name: pa.array([_as_text(row.get(name)) for row in rows], pa.string())
+            for name in SOURCE_COLUMNS
+        }
+    )
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
