@@ -1,0 +1,103 @@
+with
+
+source as (
+
+    select * from {{ source('online_retail', 'invoice_lines') }}
+
+),
+
+deduplicated as (
+
+    -- The stream path can deliver one record twice (same event_id): keep its latest
+    -- landing. Source lines that merely look alike (the data has 5,268 exact copies of
+    -- another line) have their own event_id and are all kept.
+    select
+        *,
+        row_number() over (
+            partition by event_id
+            order by ingested_at desc
+        ) as landing_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        event_id,
+        trim(invoice_no) as invoice_no,
+        trim(stock_code) as stock_code,
+        nullif(trim(customer_id), '') as customer_id,
+
+        -- lineage
+        source_file,
+        cast(source_line_number as bigint) as source_line_number,
+
+        -- text
+        nullif(trim(description), '') as description,
+        trim(country) as country_name,
+
+        -- numbers
+        cast(quantity as integer) as quantity,
+        cast(unit_price as decimal(12, 3)) as unit_price,
+
+        -- dates and timestamps
+        cast(invoiced_at as timestamp) as invoiced_at,
+        ingested_at
+
+    from deduplicated
+    where landing_rank = 1
+
+),
+
+classified as (
+
+    select
+        *,
+        -- the invoice number's prefix says what kind of document the line is on
+        case
+            when invoice_no like 'C%' then 'cancellation'
+            when invoice_no like 'A%' then 'adjustment'
+            else 'sale'
+        end as line_type,
+        -- exact money: decimal times integer, 3 decimals kept, never a float
+        cast(quantity * unit_price as decimal(18, 3)) as line_amount,
+        cast(invoiced_at as date) as invoice_date
+    from renamed
+
+),
+
+final as (
+
+    select
+        -- ids
+        event_id,
+        invoice_no,
+        stock_code,
+        customer_id,
+
+        -- lineage
+        source_file,
+        source_line_number,
+
+        -- text
+        description,
+        country_name,
+        line_type,
+
+        -- numbers
+        quantity,
+        unit_price,
+        line_amount,
+
+        -- dates and timestamps
+        invoice_date,
+        invoiced_at,
+        ingested_at
+
+    from classified
+
+)
+
+select * from final
