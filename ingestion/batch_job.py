@@ -97,14 +97,11 @@ class _PartitionedWriter:
         return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in sorted(self.writers)]
 
 
-def _remove_previous_output(lake: Lake, name: str) -> None:
-    """A re-run replaces: drop this source's files from every partition first, so a
-    partition the source no longer has does not keep stale lines."""
+def _remove_stale_output(lake: Lake, name: str, written: list[str]) -> None:
+    """A re-run overwrites its files in place (same names); this drops the ones it did
+    not write again, so a partition the source no longer has keeps no stale lines."""
     for key in lake.files_under(TRANSFORMED_ZONE):
-        if key.rsplit("/", 1)[-1] == f"{name}.parquet":
-            lake.delete(key)
-    for key in (f"{QUARANTINE_ZONE}/{name}.parquet", f"{MANIFEST_ZONE}/{name}.json"):
-        if lake.exists(key):
+        if key.rsplit("/", 1)[-1] == f"{name}.parquet" and key not in written:
             lake.delete(key)
 
 
@@ -114,7 +111,6 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     ingested_at = ingested_at or started_at
     lineage = Lineage(source_file=source_file, ingested_at=ingested_at)
     name = output_name(source_file)
-    _remove_previous_output(lake, name)
 
     report = ReadReport()
     transformed = _PartitionedWriter(lake, name)
@@ -151,6 +147,7 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     finally:
         quarantine.close()  # always written, even empty, so readers of the zone see the run
         output_files = transformed.close()
+    _remove_stale_output(lake, name, output_files)
 
     if report.records != landed + quarantined:
         raise ReconciliationError(

@@ -45,16 +45,6 @@ _TRAILING_ZERO_FRACTION = r"\.0*$"
 _INT32_MAX = 2**31 - 1
 
 
-class ContractError(ValueError):
-    """A line that fails the contract, naming its line number and field."""
-
-    def __init__(self, line_number: int, field: str, reason: str) -> None:
-        super().__init__(f"line {line_number}: {field}: {reason}")
-        self.line_number = line_number
-        self.field = field
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class Lineage:
     """Where a batch of raw lines came from."""

@@ -62,7 +62,9 @@ class Lake:
         return self.filesystem.get_file_info(self.path(relative)).type != pafs.FileType.NotFound
 
     def ensure_dir(self, relative: str) -> None:
-        self.filesystem.create_dir(self.path(relative), recursive=True)
+        # Object stores have no folders; pyarrow would write empty marker objects there.
+        if not isinstance(self.filesystem, pafs.S3FileSystem):
+            self.filesystem.create_dir(self.path(relative), recursive=True)
 
     def files_under(self, relative: str) -> list[str]:
         """Keys (relative to the root) of every file under a folder, sorted."""

@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -253,8 +254,11 @@ def _cell_text(value: object) -> str | None:
     """A workbook cell as the text a CSV export would hold."""
     if value is None or value == "":
         return None
-    if hasattr(value, "isoformat") and hasattr(value, "hour"):
-        return value.isoformat(sep=" ")  # type: ignore[call-arg]
+    if isinstance(value, datetime):
+        # Excel keeps times as fractions of a day; round off the float's microseconds.
+        return (value + timedelta(microseconds=500_000)).replace(microsecond=0).isoformat(" ")
     if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))  # Excel keeps every number as a float: 17850.0, 536365.0
         return repr(value)  # shortest text that round-trips: 2.55, not 2.5499999999999998
     return str(value)

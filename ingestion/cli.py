@@ -1,0 +1,165 @@
+"""`online-retail`: the project's command line (the Makefile's targets call it).
+
+online-retail run       land the dataset, run the batch job, dbt build + docs, summary
+online-retail land      copy a file as received into the lake's raw zone
+online-retail batch     clean a raw file into the transformed and quarantine zones
+online-retail fetch     download the original workbook from UCI (or use the shipped copy)
+online-retail summary   print the counts and revenue by quarter from the warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingestion.batch_job import BatchResult, run_batch_job
+from ingestion.dataset import PROJECT_DIR, UCI_URL, fetch_original, verified_shipped_copy
+from ingestion.lake import Lake, land_file
+
+DEFAULT_LAKE = os.environ.get("LAKE_ROOT", str(PROJECT_DIR / "lake"))
+DEFAULT_WAREHOUSE = os.environ.get(
+    "DUCKDB_PATH", str(PROJECT_DIR / "warehouse" / "online_retail.duckdb")
+)
+
+
+def _print_batch(result: BatchResult) -> None:
+    print(
+        f"  read      {result.source_file}: {result.file_format}, {result.compression}, "
+        f"{result.encoding}; dates {result.date_formats}"
+    )
+    print(f"  rows in   {result.rows_in:>9,}")
+    print(f"  landed    {result.rows_landed:>9,}  in {len(result.partitions)} partitions")
+    print(f"  quarantined {result.rows_quarantined:>7,}  {result.quarantine_reasons or ''}")
+
+
+def dbt(args: list[str], lake_root: str, warehouse: str) -> None:
+    """Run dbt in the project with the lake and warehouse of this run."""
+    env = {
+        **os.environ,
+        "LAKE_ROOT": lake_root,
+        "DUCKDB_PATH": warehouse,
+        "DBT_PROFILES_DIR": os.environ.get("DBT_PROFILES_DIR", str(PROJECT_DIR / "profiles")),
+    }
+    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
+    executable = Path(sys.executable).with_name("dbt")
+    print(f"$ dbt {' '.join(args)}", flush=True)
+    subprocess.run([str(executable), *args], cwd=PROJECT_DIR, env=env, check=True)
+
+
+def summary(warehouse: str) -> str:
+    """Counts and net revenue by quarter, read from the marts."""
+    import duckdb
+
+    with duckdb.connect(warehouse, read_only=True) as con:
+
+        def table(name: str) -> str:
+            schema = con.execute(
+                "select table_schema from information_schema.tables where table_name = ?",
+                [name],
+            ).fetchone()
+            if schema is None:
+                raise SystemExit(f"{warehouse}: no table {name}; run `make run` first")
+            return f'"{schema[0]}"."{name}"'
+
+        rows_in, landed, quarantined = con.execute(
+            f"select sum(rows_in), sum(rows_landed), sum(rows_quarantined) "
+            f"from {table('stg_online_retail__batch_manifests')}"
+        ).fetchone()
+        quarters = con.execute(
+            f"select period_start, gross_sales, returns, adjustments, net_revenue "
+            f"from {table('rpt_revenue_quarterly')} order by period_start"
+        ).fetchall()
+    lines = [
+        f"  rows in {rows_in:,} = landed {landed:,} + quarantined {quarantined:,}",
+        "  quarter      gross sales      returns  adjustments   net revenue",
+    ]
+    for start, gross, returns, adjustments, net in quarters:
+        label = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        lines.append(
+            f"  {label}  {gross:>14,.2f} {returns:>12,.2f} {adjustments:>12,.2f} {net:>13,.2f}"
+        )
+    total = sum(q[4] for q in quarters)
+    lines.append(f"  total    {'':>14} {'':>12} {'':>12} {total:>13,.2f}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    lake = Lake(args.lake)
+    source = Path(args.source) if args.source else verified_shipped_copy()
+    print(f"1/4 landing {source} in {lake.uri('raw/online_retail')}")
+    key = land_file(str(source), lake)
+    print("2/4 batch job: raw -> transformed Parquet + quarantine")
+    result = run_batch_job(key, lake)
+    _print_batch(result)
+    print("3/4 dbt build (DuckDB)")
+    dbt(["build"], args.lake, args.warehouse)
+    print("4/4 dbt docs generate --static")
+    dbt(["docs", "generate", "--static"], args.lake, args.warehouse)
+    print()
+    print(f"warehouse  {args.warehouse}")
+    print(f"docs site  {PROJECT_DIR / 'target' / 'static_index.html'} (open it in a browser)")
+    print(f"lake       {lake.uri('')}")
+    print(summary(args.warehouse))
+    return 0
+
+
+def cmd_land(args: argparse.Namespace) -> int:
+    print(land_file(args.source, Lake(args.lake)))
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    _print_batch(run_batch_job(args.source, Lake(args.lake)))
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    result = fetch_original(Path(args.target_dir), url=args.url)
+    print(f"{result.origin}: {result.path}\n  {result.note}")
+    if result.origin == "uci":
+        print(f"  run it with: online-retail run --source '{result.path}'")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print(summary(args.warehouse))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="online-retail", description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", default=DEFAULT_LAKE, help="lake root (folder or s3://...)")
+    parser.add_argument("--warehouse", default=DEFAULT_WAREHOUSE, help="DuckDB file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="land, batch job, dbt build and docs, summary")
+    run.add_argument("--source", help="local file to ingest (default: the shipped dataset)")
+    run.set_defaults(func=cmd_run)
+
+    land = sub.add_parser("land", help="copy a local file into the raw zone")
+    land.add_argument("source")
+    land.set_defaults(func=cmd_land)
+
+    batch = sub.add_parser("batch", help="clean a raw-zone file into Parquet")
+    batch.add_argument("source", help="key in the lake, e.g. raw/online_retail/x.csv.gz")
+    batch.set_defaults(func=cmd_batch)
+
+    fetch = sub.add_parser("fetch", help="download the original workbook from UCI")
+    fetch.add_argument("--target-dir", default=str(PROJECT_DIR / "data" / "downloads"))
+    fetch.add_argument("--url", default=UCI_URL)
+    fetch.set_defaults(func=cmd_fetch)
+
+    report = sub.add_parser("summary", help="counts and revenue by quarter")
+    report.set_defaults(func=cmd_summary)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
