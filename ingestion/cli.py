@@ -102,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print()
     print(f"warehouse  {args.warehouse}")
     print(f"docs site  {PROJECT_DIR / 'target' / 'static_index.html'} (open it in a browser)")
-    print(f"lake       {lake.uri('')}")
+    print(f"lake       {lake.root}")
     print(summary(args.warehouse))
     return 0
 
