@@ -3,39 +3,39 @@
     functions. All return integers; weeks start on Monday (day 1). -#}
 
 {% macro iso_year(date_expr) -%}
-    {{ return(adapter.dispatch('iso_year', 'online_retail')(date_expr)) }}
+{{ return(adapter.dispatch('iso_year', 'online_retail')(date_expr)) }}
 {%- endmacro %}
 
 {% macro default__iso_year(date_expr) -%}
-    cast(extract(isoyear from {{ date_expr }}) as integer)
+cast(extract(isoyear from {{ date_expr }}) as integer)
 {%- endmacro %}
 
 {% macro athena__iso_year(date_expr) -%}
-    cast(year_of_week({{ date_expr }}) as integer)
+cast(year_of_week({{ date_expr }}) as integer)
 {%- endmacro %}
 
 
 {% macro iso_week(date_expr) -%}
-    {{ return(adapter.dispatch('iso_week', 'online_retail')(date_expr)) }}
+{{ return(adapter.dispatch('iso_week', 'online_retail')(date_expr)) }}
 {%- endmacro %}
 
 {% macro default__iso_week(date_expr) -%}
-    cast(extract(week from {{ date_expr }}) as integer)
+cast(extract(week from {{ date_expr }}) as integer)
 {%- endmacro %}
 
 {% macro athena__iso_week(date_expr) -%}
-    cast(week_of_year({{ date_expr }}) as integer)
+cast(week_of_year({{ date_expr }}) as integer)
 {%- endmacro %}
 
 
 {% macro iso_day_of_week(date_expr) -%}
-    {{ return(adapter.dispatch('iso_day_of_week', 'online_retail')(date_expr)) }}
+{{ return(adapter.dispatch('iso_day_of_week', 'online_retail')(date_expr)) }}
 {%- endmacro %}
 
 {% macro default__iso_day_of_week(date_expr) -%}
-    cast(extract(isodow from {{ date_expr }}) as integer)
+cast(extract(isodow from {{ date_expr }}) as integer)
 {%- endmacro %}
 
 {% macro athena__iso_day_of_week(date_expr) -%}
-    cast(day_of_week({{ date_expr }}) as integer)
+cast(day_of_week({{ date_expr }}) as integer)
 {%- endmacro %}

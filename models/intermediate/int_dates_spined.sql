@@ -14,9 +14,11 @@ bounds as (
 
     select
         cast({{ dbt.date_trunc('year', 'min(invoice_date)') }} as date) as first_day,
+        -- the day before 1 January of the year after the last invoice
         cast(
-            {{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, dbt.date_trunc('year', 'max(invoice_date)'))) }}
-            as date
+            {{ dbt.dateadd(
+                'day', -1, dbt.dateadd('year', 1, dbt.date_trunc('year', 'max(invoice_date)'))
+            ) }} as date
         ) as last_day
     from invoice_lines
 
@@ -24,16 +26,10 @@ bounds as (
 
 digits as (
 
-    select 0 as digit union all
-    select 1 union all
-    select 2 union all
-    select 3 union all
-    select 4 union all
-    select 5 union all
-    select 6 union all
-    select 7 union all
-    select 8 union all
-    select 9
+    {% for digit in range(10) %}
+    select {{ digit }} as digit
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

@@ -18,11 +18,36 @@ stock_code_categories as (
 classified as (
 
     select
-        invoice_lines.*,
+        -- ids
+        invoice_lines.event_id,
+        invoice_lines.invoice_no,
+        invoice_lines.stock_code,
+        invoice_lines.customer_id,
+
+        -- lineage
+        invoice_lines.source_file,
+        invoice_lines.source_line_number,
+
+        -- text
+        invoice_lines.description,
+        invoice_lines.country_name,
+        invoice_lines.line_type,
         coalesce(
             stock_code_categories.product_category, 'merchandise'
         ) as product_category,
-        stock_code_categories.stock_code is null as is_product
+
+        -- numbers
+        invoice_lines.quantity,
+        invoice_lines.unit_price,
+        invoice_lines.line_amount,
+
+        -- booleans
+        stock_code_categories.stock_code is null as is_product,
+
+        -- dates and timestamps
+        invoice_lines.invoice_date,
+        invoice_lines.invoiced_at,
+        invoice_lines.ingested_at
     from invoice_lines
     left join stock_code_categories
         on invoice_lines.stock_code = stock_code_categories.stock_code

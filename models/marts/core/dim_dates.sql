@@ -77,17 +77,18 @@ final as (
             else 'Sunday'
         end as day_name,
         season,
+        -- 'Winter 2010-11' (a winter spans two years), 'Spring 2011', ...
         case
             when season = 'winter'
-                then 'Winter '
-                || cast(season_year as varchar)
-                || '-'
-                || right(cast(season_year + 1 as varchar), 2)
-            else
-                upper(substring(season, 1, 1))
-                || substring(season, 2)
-                || ' '
-                || cast(season_year as varchar)
+                then
+                    concat(
+                        'Winter ', cast(season_year as varchar),
+                        '-', right(cast(season_year + 1 as varchar), 2)
+                    )
+            else concat(
+                upper(substring(season, 1, 1)), substring(season, 2),
+                ' ', cast(season_year as varchar)
+            )
         end as season_name,
 
         -- numbers

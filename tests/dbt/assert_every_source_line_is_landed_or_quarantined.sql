@@ -1,0 +1,93 @@
+-- For every source file, the latest batch manifest's rows_in equals the lines of that
+-- file in staging plus its lines in quarantine: nothing read was lost or doubled, and
+-- no file is in the lake without a manifest (or the other way round).
+
+with
+
+manifests as (
+
+    select * from {{ ref('stg_online_retail__batch_manifests') }}
+
+),
+
+invoice_lines as (
+
+    select * from {{ ref('stg_online_retail__invoice_lines') }}
+
+),
+
+quarantined_lines as (
+
+    select * from {{ ref('stg_online_retail__quarantined_lines') }}
+
+),
+
+latest_manifests as (
+
+    select
+        source_file,
+        rows_in,
+        row_number() over (
+            partition by source_file
+            order by finished_at desc
+        ) as run_rank
+    from manifests
+
+),
+
+landed as (
+
+    select
+        source_file,
+        count(*) as rows_landed
+    from invoice_lines
+    group by source_file
+
+),
+
+quarantined as (
+
+    select
+        source_file,
+        count(*) as rows_quarantined
+    from quarantined_lines
+    group by source_file
+
+),
+
+files as (
+
+    select source_file
+    from latest_manifests
+    where run_rank = 1
+    union
+    select source_file from landed
+    union
+    select source_file from quarantined
+
+),
+
+compared as (
+
+    select
+        files.source_file,
+        latest_manifests.rows_in,
+        coalesce(landed.rows_landed, 0) as rows_landed,
+        coalesce(quarantined.rows_quarantined, 0) as rows_quarantined
+    from files
+    left join latest_manifests
+        on
+            files.source_file = latest_manifests.source_file
+            and latest_manifests.run_rank = 1
+    left join landed
+        on files.source_file = landed.source_file
+    left join quarantined
+        on files.source_file = quarantined.source_file
+
+)
+
+select *
+from compared
+where
+    rows_in is null
+    or rows_in <> rows_landed + rows_quarantined
