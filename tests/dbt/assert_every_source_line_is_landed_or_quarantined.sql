@@ -1,6 +1,8 @@
--- For every source file, the latest batch manifest's rows_in equals the lines of that
--- file in staging plus its lines in quarantine: nothing read was lost or doubled, and
--- no file is in the lake without a manifest (or the other way round).
+-- For every batch source file, the latest batch manifest's rows_in equals the lines of
+-- that file in staging plus its lines in quarantine: nothing read was lost or doubled,
+-- and no batch file is in the lake without a manifest (or the other way round).
+-- Stream deliveries (raw/online_retail/stream/..., see ingestion/stream/records.py) have
+-- no batch manifest and are left out.
 
 with
 
@@ -67,22 +69,30 @@ files as (
 
 ),
 
+batch_files as (
+
+    select source_file
+    from files
+    where source_file not like 'raw/online_retail/stream/%'
+
+),
+
 compared as (
 
     select
-        files.source_file,
+        batch_files.source_file,
         latest_manifests.rows_in,
         coalesce(landed.rows_landed, 0) as rows_landed,
         coalesce(quarantined.rows_quarantined, 0) as rows_quarantined
-    from files
+    from batch_files
     left join latest_manifests
         on
-            files.source_file = latest_manifests.source_file
+            batch_files.source_file = latest_manifests.source_file
             and latest_manifests.run_rank = 1
     left join landed
-        on files.source_file = landed.source_file
+        on batch_files.source_file = landed.source_file
     left join quarantined
-        on files.source_file = quarantined.source_file
+        on batch_files.source_file = quarantined.source_file
 
 )
 
