@@ -28,6 +28,7 @@ product_seasons as (
         dates.season,
         sales_lines.stock_code,
         min(dates.season_start) as season_start,
+        min(dates.season_name) as season_name,
         sum(sales_lines.line_amount) as net_revenue,
         sum(sales_lines.quantity) as units
     from sales_lines
@@ -63,6 +64,7 @@ final as (
         cast(ranked.stock_code as varchar) as stock_code,
 
         -- text
+        cast(ranked.season_name as varchar) as season_name,
         cast(products.description as varchar) as description,
 
         -- numbers
