@@ -1,0 +1,211 @@
+"""Read the figures the dashboards show from the dbt marts in the DuckDB warehouse.
+
+The SQL here only selects and orders: every figure is computed once, by dbt, so the HTML
+dashboard, its PNGs and the notebook show exactly what Tableau and QuickSight read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+# How many products per season and countries the charts show (tables list them all).
+TOP_PRODUCTS_PER_SEASON = 5
+TOP_COUNTRIES = 15
+
+
+class MartMissingError(LookupError):
+    """A mart the dashboard reads is not in the warehouse (dbt build has not run)."""
+
+    def __init__(self, warehouse: str, name: str) -> None:
+        super().__init__(f"{warehouse}: no table {name}; run `make run` (or `dbt build`) first")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Period:
+    """One row of rpt_revenue_weekly / monthly / quarterly."""
+
+    start: date
+    end: date
+    gross_sales: Decimal
+    returns: Decimal
+    adjustments: Decimal
+    net_revenue: Decimal
+    invoices: int
+    customers: int
+    units: int
+
+
+@dataclass(frozen=True)
+class SeasonProduct:
+    """One product of rpt_top_products_by_season within the top of its season."""
+
+    season_start: date
+    season_label: str
+    revenue_rank: int
+    stock_code: str
+    description: str | None
+    net_revenue: Decimal
+    units: int
+
+
+@dataclass(frozen=True)
+class CountryRevenue:
+    """One row of rpt_revenue_by_country."""
+
+    country_name: str
+    display_name: str
+    region: str
+    gross_sales: Decimal
+    returns: Decimal
+    net_revenue: Decimal
+    invoices: int
+    customers: int
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One batch manifest: a source file's line counts."""
+
+    source_file: str
+    rows_in: int
+    rows_landed: int
+    rows_quarantined: int
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Whole-period totals, with the metric definitions of models/marts/_marts__metrics.yml."""
+
+    gross_sales: Decimal
+    returns: Decimal
+    adjustments: Decimal
+    net_revenue: Decimal
+    orders: int  # sale invoices
+    customers: int  # distinct known customers with any line
+    units: int
+
+    @property
+    def average_order_value(self) -> Decimal:
+        """Gross sales per sale invoice (the `average_order_value` metric)."""
+        return self.gross_sales / self.orders if self.orders else Decimal(0)
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    warehouse: str
+    headline: Headline
+    weekly: list[Period]
+    monthly: list[Period]
+    quarterly: list[Period]
+    top_products: list[SeasonProduct]
+    countries: list[CountryRevenue]
+    source_files: list[SourceFile]
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_in(self) -> int:
+        return sum(f.rows_in for f in self.source_files)
+
+    @property
+    def rows_landed(self) -> int:
+        return sum(f.rows_landed for f in self.source_files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.source_files)
+
+
+def table(con: duckdb.DuckDBPyConnection, warehouse: str, name: str) -> str:
+    """The quoted, schema-qualified name of a model (dbt may build into any schema)."""
+    found = con.execute(
+        "select table_schema from information_schema.tables where table_name = ? "
+        "order by table_schema = 'main' desc limit 1",
+        [name],
+    ).fetchone()
+    if found is None:
+        raise MartMissingError(warehouse, name)
+    return f'"{found[0]}"."{name}"'
+
+
+def _periods(con: duckdb.DuckDBPyConnection, relation: str) -> list[Period]:
+    rows = con.execute(
+        "select period_start, period_end, gross_sales, returns, adjustments, net_revenue, "
+        f"invoices, customers, units from {relation} order by period_start"
+    ).fetchall()
+    return [Period(*row) for row in rows]
+
+
+def load_dashboard_data(warehouse: str | Path) -> DashboardData:
+    """Everything the dashboard shows, read from the marts of one warehouse file."""
+    warehouse = str(warehouse)
+    if not Path(warehouse).exists():
+        raise MartMissingError(warehouse, "rpt_revenue_monthly")
+    with duckdb.connect(warehouse, read_only=True) as con:
+
+        def t(name: str) -> str:
+            return table(con, warehouse, name)
+
+        headline_row = con.execute(
+            f"""
+            select
+                coalesce(sum(gross_amount), 0),
+                coalesce(sum(returns_amount), 0),
+                coalesce(sum(adjustments_amount), 0),
+                coalesce(sum(net_amount), 0),
+                count(*) filter (where invoice_type = 'sale'),
+                (select count(distinct customer_id) from {t("fct_sales_lines")}),
+                coalesce(sum(units), 0)
+            from {t("fct_invoices")}
+            """
+        ).fetchone()
+        top = con.execute(
+            f"""
+            select
+                products.season_start,
+                dates.season_name,
+                products.revenue_rank,
+                products.stock_code,
+                products.description,
+                products.net_revenue,
+                products.units
+            from {t("rpt_top_products_by_season")} as products
+            left join {t("dim_dates")} as dates on products.season_start = dates.date_day
+            where products.revenue_rank <= ?
+            order by products.season_start, products.revenue_rank, products.stock_code
+            """,
+            [TOP_PRODUCTS_PER_SEASON],
+        ).fetchall()
+        countries = con.execute(
+            "select country_name, display_name, region, gross_sales, returns, net_revenue, "
+            f"invoices, customers from {t('rpt_revenue_by_country')} "
+            "order by net_revenue desc, country_name"
+        ).fetchall()
+        files = con.execute(
+            "select source_file, rows_in, rows_landed, rows_quarantined, "
+            f"cast(finished_at as timestamp) from {t('stg_online_retail__batch_manifests')} "
+            "order by source_file"
+        ).fetchall()
+        reasons = con.execute(
+            f"select failed_field, count(*) from {t('stg_online_retail__quarantined_lines')} "
+            "group by failed_field order by count(*) desc, failed_field"
+        ).fetchall()
+        return DashboardData(
+            warehouse=warehouse,
+            headline=Headline(*headline_row),
+            weekly=_periods(con, t("rpt_revenue_weekly")),
+            monthly=_periods(con, t("rpt_revenue_monthly")),
+            quarterly=_periods(con, t("rpt_revenue_quarterly")),
+            top_products=[
+                SeasonProduct(start, label or str(start), *rest) for start, label, *rest in top
+            ],
+            countries=[CountryRevenue(*row) for row in countries],
+            source_files=[SourceFile(*row) for row in files],
+            quarantine_reasons=dict(reasons),
+        )
