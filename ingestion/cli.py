@@ -5,6 +5,9 @@ online-retail land      copy a file as received into the lake's raw zone
 online-retail batch     clean a raw file into the transformed and quarantine zones
 online-retail fetch     download the original workbook from UCI (or use the shipped copy)
 online-retail summary   print the counts and revenue by quarter from the warehouse
+online-retail catalog   register the lake's zones as Glue Data Catalog tables (idempotent)
+online-retail redshift-sql  print Redshift's Spectrum schema, native tables and COPYs
+online-retail select    run S3 Select over one object of the lake
 """
 
 from __future__ import annotations
@@ -130,6 +133,41 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from ingestion.catalog import register_lake
+
+    changes = register_lake(Lake(args.lake), database=args.database)
+    print(changes.describe())
+    return 0
+
+
+def cmd_redshift_sql(args: argparse.Namespace) -> int:
+    from ingestion.catalog import BATCH_MANIFESTS, jsonpaths, redshift_load_sql
+
+    lake = Lake(args.lake)
+    # the COPY of the manifests reads its JSONPaths file from the lake
+    lake.write_bytes(
+        "catalog/redshift/batch_manifests.jsonpaths", jsonpaths(BATCH_MANIFESTS).encode()
+    )
+    for statement in redshift_load_sql(lake.root, args.iam_role, database=args.database):
+        print(f"{statement};")
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    import json
+
+    from ingestion.s3_select import select
+
+    result = select(args.uri, args.expression)
+    for record in result.records:
+        print(json.dumps(record))
+    print(
+        f"-- {len(result.records)} records, {result.bytes_scanned} bytes scanned", file=sys.stderr
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="online-retail", description=__doc__.splitlines()[0])
     parser.add_argument("--lake", default=DEFAULT_LAKE, help="lake root (folder or s3://...)")
@@ -155,6 +193,20 @@ def main(argv: list[str] | None = None) -> int:
 
     report = sub.add_parser("summary", help="counts and revenue by quarter")
     report.set_defaults(func=cmd_summary)
+
+    catalog = sub.add_parser("catalog", help="register the lake's zones in the Glue catalog")
+    catalog.add_argument("--database", help="Glue database (default: $GLUE_DATABASE)")
+    catalog.set_defaults(func=cmd_catalog)
+
+    redshift = sub.add_parser("redshift-sql", help="print Redshift's Spectrum schema and COPYs")
+    redshift.add_argument("--iam-role", required=True, help="ARN of the role Redshift assumes")
+    redshift.add_argument("--database", help="Glue database (default: $GLUE_DATABASE)")
+    redshift.set_defaults(func=cmd_redshift_sql)
+
+    s3_select = sub.add_parser("select", help="S3 Select over one Parquet/JSON/CSV object")
+    s3_select.add_argument("uri", help="s3://bucket/key of one object of the lake")
+    s3_select.add_argument("expression", help='e.g. "select count(*) from s3object"')
+    s3_select.set_defaults(func=cmd_select)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
