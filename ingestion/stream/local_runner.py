@@ -1,0 +1,461 @@
+"""The parts of AWS that moto does not emulate, reproduced from their documentation.
+
+moto's server provides S3, Kinesis and DynamoDB for real over HTTP. What it lacks is
+the machinery that invokes Lambdas; this module stands in for it and calls the same
+handlers, with events of the exact shape AWS sends:
+
+- `EventSourceMapping`: Lambda's Kinesis event source mapping. One poller per shard
+  reads with GetRecords (base64 payloads, sequence numbers, arrival times), invokes
+  with batches of at most `batch_size` records in shard order, and honours
+  ReportBatchItemFailures: the shard's checkpoint moves to the lowest failed sequence
+  number and the batch is retried from there, up to `maximum_retry_attempts`, after
+  which the failed records go to the on-failure destination (a list here).
+- `FirehoseDelivery`: a Firehose delivery stream whose source is the Kinesis stream,
+  with Lambda data transformation (records buffered by size and time before each
+  invocation, the recordId/result contract checked), dynamic partitioning on the
+  Lambda's partition keys, record-format conversion of the `Ok` JSON lines to Parquet
+  with the Glue table's schema (the contract), output buffered by size and time per
+  partition and written to S3 under Firehose's object names, and `ProcessingFailed`
+  records written to the error prefix in Firehose's error-record format.
+
+`create_stack` makes the bucket, stream and tables of the settings on the endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.lake import Lake
+from ingestion.schema import INVOICE_LINE_SCHEMA
+from ingestion.stream import aws
+from ingestion.stream.events import (
+    KinesisRecordIn,
+    context,
+    delivery_stream_arn,
+    firehose_event,
+    kinesis_event,
+)
+from ingestion.stream.items import CUSTOMER_KEY, INVOICE_KEY
+from ingestion.stream.output import parquet_bytes
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+TRANSFORMED_PREFIX = (
+    "transformed/online_retail/invoice_lines/"
+    "year=!{partitionKeyFromLambda:year}/month=!{partitionKeyFromLambda:month}/"
+)
+ERROR_PREFIX = (
+    "errors/online_retail/invoice_lines/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
+)
+MIB = 1024 * 1024
+# Firehose's defaults: Lambda processing buffers 1 MiB or 60 s; with record-format
+# conversion the S3 destination buffers at least 64 MiB, up to 300 s by default.
+
+
+class TransformContractError(RuntimeError):
+    """The transformation Lambda broke Firehose's recordId/result contract."""
+
+
+def create_stack(settings: aws.Settings, shards: int = 2) -> None:
+    """Create the lake bucket, the Kinesis stream and the two DynamoDB tables."""
+    import boto3
+
+    bucket = settings.lake_root.removeprefix("s3://").split("/", 1)[0]
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    kinesis = aws.kinesis()
+    kinesis.create_stream(StreamName=settings.stream_name, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName=settings.stream_name, WaiterConfig={"Delay": 0.1}
+    )
+    dynamodb = aws.dynamodb()
+    for table, (partition, sort) in (
+        (settings.customer_table, CUSTOMER_KEY),
+        (settings.invoice_table, INVOICE_KEY),
+    ):
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": partition, "AttributeType": "S"},
+                {"AttributeName": sort, "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": partition, "KeyType": "HASH"},
+                {"AttributeName": sort, "KeyType": "RANGE"},
+            ],
+        )
+
+
+class ShardReader:
+    """GetRecords on one shard from a position, as every Kinesis consumer does."""
+
+    def __init__(self, kinesis: Any, stream_name: str, shard_id: str) -> None:
+        self.kinesis, self.stream_name, self.shard_id = kinesis, stream_name, shard_id
+        self.iterator = self._iterator(ShardIteratorType="TRIM_HORIZON")
+
+    def _iterator(self, **position: str) -> str:
+        return self.kinesis.get_shard_iterator(
+            StreamName=self.stream_name, ShardId=self.shard_id, **position
+        )["ShardIterator"]
+
+    def seek(self, sequence_number: str) -> None:
+        self.iterator = self._iterator(
+            ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=sequence_number
+        )
+
+    def read(self, limit: int) -> list[KinesisRecordIn]:
+        response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
+        self.iterator = response["NextShardIterator"]
+        return [
+            KinesisRecordIn(
+                data=r["Data"],
+                partition_key=r["PartitionKey"],
+                sequence_number=r["SequenceNumber"],
+                arrived_at=r["ApproximateArrivalTimestamp"].astimezone(UTC),
+                shard_id=self.shard_id,
+            )
+            for r in response["Records"]
+        ]
+
+
+def shard_readers(kinesis: Any, stream_name: str) -> list[ShardReader]:
+    shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
+    return [ShardReader(kinesis, stream_name, s["ShardId"]) for s in shards]
+
+
+@dataclass
+class MappingStats:
+    invocations: int = 0
+    records: int = 0  # records delivered, counting redeliveries
+    reported_failures: int = 0
+    retried_batches: int = 0
+    on_failure: list[dict[str, Any]] = field(default_factory=list)  # the destination
+
+
+class EventSourceMapping:
+    """Lambda's Kinesis event source mapping with ReportBatchItemFailures."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        function_name: str,
+        stream_name: str,
+        *,
+        batch_size: int = 100,
+        maximum_retry_attempts: int = 2,
+    ) -> None:
+        self.handler, self.function_name, self.stream_name = handler, function_name, stream_name
+        self.batch_size, self.maximum_retry_attempts = batch_size, maximum_retry_attempts
+        self.readers = shard_readers(aws.kinesis(), stream_name)
+        self.stats = MappingStats()
+
+    def poll(self) -> int:
+        """One GetRecords per shard and the invocations it leads to; records read."""
+        read = 0
+        for reader in self.readers:
+            batch = reader.read(self.batch_size)
+            read += len(batch)
+            attempt = 0
+            while batch:
+                failed = self._invoke(batch)
+                if failed is None:
+                    break
+                # Checkpoint at the failed record: the records before it are done.
+                batch = batch[[r.sequence_number for r in batch].index(failed) :]
+                attempt += 1
+                if attempt > self.maximum_retry_attempts:
+                    self.stats.on_failure.append(
+                        {
+                            "shardId": reader.shard_id,
+                            "startSequenceNumber": batch[0].sequence_number,
+                            "endSequenceNumber": batch[-1].sequence_number,
+                            "batchSize": len(batch),
+                        }
+                    )
+                    break
+                self.stats.retried_batches += 1
+        return read
+
+    def _invoke(self, batch: list[KinesisRecordIn]) -> str | None:
+        """Invoke once; the lowest sequence number reported failed, if any."""
+        self.stats.invocations += 1
+        self.stats.records += len(batch)
+        event = kinesis_event(batch, self.stream_name, self.function_name)
+        response = self.handler(event, context(self.function_name)) or {}
+        failures = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
+        self.stats.reported_failures += len(failures)
+        if not failures:
+            return None
+        known = [r.sequence_number for r in batch]
+        if any(f not in known for f in failures):
+            # AWS treats an unknown or empty itemIdentifier as a failure of the whole batch.
+            return known[0]
+        return min(failures, key=int)
+
+
+@dataclass(frozen=True)
+class Buffering:
+    """Firehose buffering hints: deliver when either is reached."""
+
+    size_bytes: int
+    interval_seconds: float
+
+
+PROCESSOR_BUFFER = Buffering(1 * MIB, 60)
+DESTINATION_BUFFER = Buffering(64 * MIB, 300)
+
+
+@dataclass
+class DeliveryStats:
+    records_in: int = 0
+    invocations: int = 0
+    ok: int = 0
+    dropped: int = 0
+    processing_failed: int = 0
+    conversion_failed: int = 0
+    parquet_rows: int = 0
+    objects: list[str] = field(default_factory=list)
+    error_objects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    records: list[tuple[str, KinesisRecordIn]] = field(default_factory=list)
+    size: int = 0
+    since: float = 0.0
+
+
+def render_prefix(template: str, *, keys: dict[str, str], error_type: str, now: datetime) -> str:
+    """Firehose's prefix expressions: partitionKeyFromLambda, firehose:, timestamp:."""
+    java_to_strftime = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+    out, rest = "", template
+    while "!{" in rest:
+        head, _, tail = rest.partition("!{")
+        expression, _, rest = tail.partition("}")
+        namespace, _, name = expression.partition(":")
+        if namespace == "partitionKeyFromLambda":
+            value = keys[name]
+        elif namespace == "firehose" and name == "error-output-type":
+            value = error_type
+        elif namespace == "timestamp":
+            for java, c in java_to_strftime.items():
+                name = name.replace(java, c)
+            value = now.strftime(name)
+        else:
+            raise ValueError(f"unsupported prefix expression !{{{expression}}}")
+        out += head + value
+    return out + rest
+
+
+class FirehoseDelivery:
+    """A Kinesis-sourced Firehose delivery stream: transform, convert, partition, deliver."""
+
+    def __init__(
+        self,
+        transform: Handler,
+        *,
+        delivery_stream: str,
+        stream_name: str,
+        lake: Lake,
+        function_name: str = "online-retail-firehose-transform",
+        processor_buffer: Buffering = PROCESSOR_BUFFER,
+        destination_buffer: Buffering = DESTINATION_BUFFER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transform, self.function_name = transform, function_name
+        self.delivery_stream, self.stream_name, self.lake = delivery_stream, stream_name, lake
+        self.processor_buffer, self.destination_buffer = processor_buffer, destination_buffer
+        self.clock = clock
+        self.readers = shard_readers(aws.kinesis(), stream_name)
+        self.stats = DeliveryStats()
+        self._to_transform = _Pending()
+        self._to_deliver: dict[tuple[str, str], _Pending] = {}
+        self._rows: dict[tuple[str, str], list[bytes]] = {}
+
+    def poll(self) -> int:
+        read = 0
+        for reader in self.readers:
+            for record in reader.read(10_000):  # Firehose reads up to GetRecords' limit
+                self._add(record)
+                read += 1
+        self._deliver_due()
+        return read
+
+    def flush(self) -> None:
+        """Deliver everything buffered (what the buffering interval does, eventually)."""
+        self._invoke()
+        for key in list(self._to_deliver):
+            self._write(key)
+
+    def _add(self, record: KinesisRecordIn) -> None:
+        pending = self._to_transform
+        if not pending.records:
+            pending.since = self.clock()
+        # Firehose record ids are opaque strings, unique within the delivery stream.
+        pending.records.append((f"{record.shard_id}-{record.sequence_number}", record))
+        pending.size += len(record.data)
+        self.stats.records_in += 1
+        if pending.size >= self.processor_buffer.size_bytes:
+            self._invoke()
+
+    def _deliver_due(self) -> None:
+        now = self.clock()
+        pending = self._to_transform
+        if pending.records and now - pending.since >= self.processor_buffer.interval_seconds:
+            self._invoke()
+        for key, part in list(self._to_deliver.items()):
+            if now - part.since >= self.destination_buffer.interval_seconds:
+                self._write(key)
+
+    def _invoke(self) -> None:
+        batch = self._to_transform.records
+        if not batch:
+            return
+        self._to_transform = _Pending()
+        self.stats.invocations += 1
+        event = firehose_event(batch, self.delivery_stream, self.stream_name)
+        response = self.transform(event, context(self.function_name))
+        answers = {a["recordId"]: a for a in response.get("records", [])}
+        sent = {record_id for record_id, _ in batch}
+        if set(answers) != sent or len(response["records"]) != len(batch):
+            raise TransformContractError(
+                f"invocation {event['invocationId']}: {len(batch)} records in, answers for "
+                f"{len(answers)} ids, {len(sent - set(answers))} missing, "
+                f"{len(set(answers) - sent)} unknown"
+            )
+        failed: list[dict[str, Any]] = []
+        for record_id, record in batch:
+            answer = answers[record_id]
+            result = answer.get("result")
+            if result == "Ok":
+                keys = (answer.get("metadata") or {}).get("partitionKeys") or {}
+                if set(keys) != {"year", "month"}:
+                    raise TransformContractError(
+                        f"record {record_id}: Ok without partition keys year and month"
+                    )
+                self._buffer((keys["year"], keys["month"]), base64.b64decode(answer["data"]))
+                self.stats.ok += 1
+            elif result == "Dropped":
+                self.stats.dropped += 1
+            elif result == "ProcessingFailed":
+                self.stats.processing_failed += 1
+                failed.append(self._error_record(record, answer["data"]))
+            else:
+                raise TransformContractError(f"record {record_id}: result {result!r}")
+        if failed:
+            self._write_errors("processing-failed", failed)
+
+    def _error_record(self, record: KinesisRecordIn, raw_data: str) -> dict[str, Any]:
+        now_ms = int(time.time() * 1000)
+        return {
+            "attemptsMade": 1,
+            "arrivalTimestamp": int(record.arrived_at.timestamp() * 1000),
+            "errorCode": "Lambda.ProcessingFailedStatus",
+            "errorMessage": "ProcessingFailed status set for record",
+            "attemptEndingTimestamp": now_ms,
+            "rawData": raw_data,
+            "lambdaArn": context(self.function_name).invoked_function_arn,
+        }
+
+    def _buffer(self, key: tuple[str, str], line: bytes) -> None:
+        part = self._to_deliver.get(key)
+        if part is None:
+            part = self._to_deliver[key] = _Pending(since=self.clock())
+            self._rows[key] = []
+        self._rows[key].append(line)
+        part.size += len(line)
+        if part.size >= self.destination_buffer.size_bytes:
+            self._write(key)
+
+    def _write(self, key: tuple[str, str]) -> None:
+        lines = self._rows.pop(key)
+        del self._to_deliver[key]
+        table, bad = convert_to_parquet_rows(lines)
+        now = datetime.now(UTC)
+        if table.num_rows:
+            prefix = render_prefix(
+                TRANSFORMED_PREFIX,
+                keys={"year": key[0], "month": key[1]},
+                error_type="",
+                now=now,
+            )
+            name = f"{prefix}{object_name(self.delivery_stream, now)}.parquet"
+            self.lake.write_bytes(name, parquet_bytes(table))
+            self.stats.objects.append(name)
+            self.stats.parquet_rows += table.num_rows
+        if bad:
+            self.stats.conversion_failed += len(bad)
+            self._write_errors(
+                "format-conversion-failed",
+                [
+                    {
+                        "attemptsMade": 1,
+                        "arrivalTimestamp": int(now.timestamp() * 1000),
+                        "errorCode": "DataFormatConversion.MalformedData",
+                        "errorMessage": message,
+                        "attemptEndingTimestamp": int(now.timestamp() * 1000),
+                        "rawData": base64.b64encode(line).decode("ascii"),
+                    }
+                    for line, message in bad
+                ],
+            )
+
+    def _write_errors(self, error_type: str, records: list[dict[str, Any]]) -> None:
+        now = datetime.now(UTC)
+        prefix = render_prefix(ERROR_PREFIX, keys={}, error_type=error_type, now=now)
+        name = f"{prefix}{object_name(self.delivery_stream, now)}"
+        self.lake.write_bytes(name, "".join(json.dumps(r) + "\n" for r in records).encode())
+        self.stats.error_objects.append(name)
+
+    @property
+    def arn(self) -> str:
+        return delivery_stream_arn(self.delivery_stream)
+
+
+def object_name(delivery_stream: str, now: datetime, version: int = 1) -> str:
+    """Firehose's S3 object name: <stream>-<version>-<YYYY-MM-DD-HH-MM-SS>-<random>."""
+    return f"{delivery_stream}-{version}-{now:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}"
+
+
+def convert_to_parquet_rows(lines: list[bytes]) -> tuple[pa.Table, list[tuple[bytes, str]]]:
+    """Record-format conversion: JSON lines -> rows of the Glue table (the contract).
+
+    Returns the table and the lines that could not be deserialised with their reason."""
+    try:
+        return _convert(lines), []
+    except (ValueError, KeyError, TypeError, pa.ArrowInvalid):
+        pass  # find the bad lines one by one, as Firehose reports each
+    good: list[bytes] = []
+    bad: list[tuple[bytes, str]] = []
+    for line in lines:
+        try:
+            _convert([line])
+            good.append(line)
+        except (ValueError, KeyError, TypeError, pa.ArrowInvalid) as e:
+            bad.append((line, str(e)))
+    return _convert(good), bad
+
+
+def _convert(lines: list[bytes]) -> pa.Table:
+    rows = [json.loads(line) for line in lines]
+    columns = {}
+    for f in INVOICE_LINE_SCHEMA:
+        values = [row.get(f.name) if f.nullable else row[f.name] for row in rows]
+        if pa.types.is_timestamp(f.type):
+            text = pa.array(values, pa.string())
+            columns[f.name] = pc.cast(pc.cast(text, pa.timestamp("us")), f.type)
+        elif pa.types.is_decimal(f.type):
+            columns[f.name] = pc.cast(pa.array(values, pa.string()), f.type)
+        else:
+            columns[f.name] = pa.array(values, f.type)
+    return pa.table(columns, schema=INVOICE_LINE_SCHEMA)
