@@ -8,6 +8,10 @@ online-retail summary   print the counts and revenue by quarter from the warehou
 online-retail catalog   register the lake's zones as Glue Data Catalog tables (idempotent)
 online-retail redshift-sql  print Redshift's Spectrum schema, native tables and COPYs
 online-retail select    run S3 Select over one object of the lake
+online-retail dashboard write the offline HTML dashboard (and, with --png-dir, its PNGs)
+online-retail hyper     export the marts to a Tableau Hyper extract
+online-retail tableau-tds   fill the Tableau Redshift data source from the environment
+online-retail quicksight    validate or deploy the QuickSight data sources, sets, dashboard
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ DEFAULT_LAKE = os.environ.get("LAKE_ROOT", str(PROJECT_DIR / "lake"))
 DEFAULT_WAREHOUSE = os.environ.get(
     "DUCKDB_PATH", str(PROJECT_DIR / "warehouse" / "online_retail.duckdb")
 )
+# Where the BI artefacts go (dashboard, Hyper extract, Tableau data source): build output.
+BI_OUT = PROJECT_DIR / "target" / "bi"
 
 
 def _print_batch(result: BatchResult) -> None:
@@ -102,9 +108,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     dbt(["build"], args.lake, args.warehouse)
     print("4/4 dbt docs generate --static")
     dbt(["docs", "generate", "--static"], args.lake, args.warehouse)
+    from ingestion.bi.dashboard import write_dashboard
+
+    dashboard = write_dashboard(args.warehouse, BI_OUT)
     print()
     print(f"warehouse  {args.warehouse}")
     print(f"docs site  {PROJECT_DIR / 'target' / 'static_index.html'} (open it in a browser)")
+    print(f"dashboard  {dashboard} (open it in a browser; works offline)")
     print(f"lake       {lake.root}")
     print(summary(args.warehouse))
     return 0
@@ -168,6 +178,46 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from ingestion.bi.charts import write_pngs
+    from ingestion.bi.dashboard import write_dashboard
+    from ingestion.bi.marts import load_dashboard_data
+
+    print(write_dashboard(args.warehouse, args.out_dir))
+    if args.png_dir:
+        for path in write_pngs(load_dashboard_data(args.warehouse), args.png_dir):
+            print(path)
+    return 0
+
+
+def cmd_hyper(args: argparse.Namespace) -> int:
+    from ingestion.bi.hyper_export import export_hyper
+
+    for exported in export_hyper(args.warehouse, args.out):
+        print(f"  {exported.mart:<28} {exported.rows:>9,} rows  {exported.columns:>3} columns")
+    print(args.out)
+    return 0
+
+
+def cmd_tableau_tds(args: argparse.Namespace) -> int:
+    from ingestion.bi.tableau import write_tds
+
+    print(write_tds(args.out_dir))
+    return 0
+
+
+def cmd_quicksight(args: argparse.Namespace) -> int:
+    from ingestion.bi import quicksight
+
+    if args.action == "deploy":
+        for operation, arn in quicksight.deploy_from_env(args.engine):
+            print(f"  {operation:<18} {arn}")
+        return 0
+    requests = quicksight.validate_all(args.engine)  # offline: botocore's model only
+    print(f"{len(requests)} {args.engine} requests (and their updates) match botocore's model")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="online-retail", description=__doc__.splitlines()[0])
     parser.add_argument("--lake", default=DEFAULT_LAKE, help="lake root (folder or s3://...)")
@@ -207,6 +257,24 @@ def main(argv: list[str] | None = None) -> int:
     s3_select.add_argument("uri", help="s3://bucket/key of one object of the lake")
     s3_select.add_argument("expression", help='e.g. "select count(*) from s3object"')
     s3_select.set_defaults(func=cmd_select)
+
+    dashboard = sub.add_parser("dashboard", help="write the offline HTML dashboard")
+    dashboard.add_argument("--out-dir", default=str(BI_OUT))
+    dashboard.add_argument("--png-dir", help="also write the charts as PNGs here (docs/img)")
+    dashboard.set_defaults(func=cmd_dashboard)
+
+    hyper = sub.add_parser("hyper", help="export the marts to a Tableau Hyper extract")
+    hyper.add_argument("--out", default=str(BI_OUT / "online_retail_marts.hyper"))
+    hyper.set_defaults(func=cmd_hyper)
+
+    tds = sub.add_parser("tableau-tds", help="Tableau's Redshift data source from $REDSHIFT_*")
+    tds.add_argument("--out-dir", default=str(BI_OUT))
+    tds.set_defaults(func=cmd_tableau_tds)
+
+    qs = sub.add_parser("quicksight", help="validate or deploy the QuickSight definitions")
+    qs.add_argument("action", choices=["validate", "deploy"])
+    qs.add_argument("--engine", choices=["athena", "redshift"], default="athena")
+    qs.set_defaults(func=cmd_quicksight)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -168,17 +168,11 @@ def load_dashboard_data(warehouse: str | Path) -> DashboardData:
         top = con.execute(
             f"""
             select
-                products.season_start,
-                dates.season_name,
-                products.revenue_rank,
-                products.stock_code,
-                products.description,
-                products.net_revenue,
-                products.units
-            from {t("rpt_top_products_by_season")} as products
-            left join {t("dim_dates")} as dates on products.season_start = dates.date_day
-            where products.revenue_rank <= ?
-            order by products.season_start, products.revenue_rank, products.stock_code
+                season_start, season_name, revenue_rank, stock_code, description,
+                net_revenue, units
+            from {t("rpt_top_products_by_season")}
+            where revenue_rank <= ?
+            order by season_start, revenue_rank, stock_code
             """,
             [TOP_PRODUCTS_PER_SEASON],
         ).fetchall()
@@ -202,9 +196,7 @@ def load_dashboard_data(warehouse: str | Path) -> DashboardData:
             weekly=_periods(con, t("rpt_revenue_weekly")),
             monthly=_periods(con, t("rpt_revenue_monthly")),
             quarterly=_periods(con, t("rpt_revenue_quarterly")),
-            top_products=[
-                SeasonProduct(start, label or str(start), *rest) for start, label, *rest in top
-            ],
+            top_products=[SeasonProduct(*row) for row in top],
             countries=[CountryRevenue(*row) for row in countries],
             source_files=[SourceFile(*row) for row in files],
             quarantine_reasons=dict(reasons),

@@ -1,0 +1,272 @@
+"""QuickSight: the data sources, data sets and dashboard over the Athena or Redshift marts.
+
+The definitions live in bi/quicksight/*.json as the API's own request bodies, with
+${Placeholder} strings for what differs per account (account, region, work group, host,
+the Secrets Manager secret holding Redshift's credentials). This module fills them in,
+validates every request against botocore's QuickSight model (required members, types,
+lengths, enums and patterns), and deploys them: create, or update when they exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingestion.dataset import PROJECT_DIR
+
+DEFINITIONS_DIR = PROJECT_DIR / "bi" / "quicksight"
+ENGINES = ("athena", "redshift")
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+class DefinitionError(ValueError):
+    """A definition cannot be filled in, or a request breaks QuickSight's model."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call: botocore's operation name and its parameters."""
+
+    operation: str  # e.g. "CreateDataSet"
+    params: dict[str, Any]
+
+    @property
+    def resource_id(self) -> str:
+        for key in ("DataSourceId", "DataSetId", "DashboardId"):
+            if key in self.params:
+                return self.params[key]
+        raise DefinitionError(f"{self.operation}: no resource id")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What differs per AWS account: read from the environment, as dbt's targets are."""
+
+    account_id: str
+    region: str
+    engine: str = "athena"
+    athena_work_group: str = "primary"
+    athena_schema: str = "online_retail"
+    redshift_host: str | None = None
+    redshift_port: int = 5439
+    redshift_database: str = "dev"
+    redshift_schema: str = "online_retail"
+    redshift_secret_arn: str | None = None
+    principal_arn: str | None = None  # user or group given access; none: the caller only
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, engine: str, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        account = env.get("QUICKSIGHT_ACCOUNT_ID") or env.get("AWS_ACCOUNT_ID")
+        if not account:
+            raise DefinitionError("set QUICKSIGHT_ACCOUNT_ID (the AWS account of QuickSight)")
+        return cls(
+            account_id=account,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
+            engine=engine,
+            athena_work_group=env.get("ATHENA_WORK_GROUP", "primary"),
+            athena_schema=env.get("ATHENA_SCHEMA", "online_retail"),
+            redshift_host=env.get("REDSHIFT_HOST"),
+            redshift_port=int(env.get("REDSHIFT_PORT", "5439")),
+            redshift_database=env.get("REDSHIFT_DATABASE", "dev"),
+            redshift_schema=env.get("REDSHIFT_SCHEMA", "online_retail"),
+            redshift_secret_arn=env.get("QUICKSIGHT_REDSHIFT_SECRET_ARN"),
+            principal_arn=env.get("QUICKSIGHT_PRINCIPAL_ARN"),
+        )
+
+    def data_source_arn(self) -> str:
+        return (
+            f"arn:aws:quicksight:{self.region}:{self.account_id}:"
+            f"datasource/online-retail-{self.engine}"
+        )
+
+    def values(self) -> dict[str, Any]:
+        """Placeholder values; None removes the key that holds the placeholder."""
+        athena = self.engine == "athena"
+        return {
+            "AwsAccountId": self.account_id,
+            "Region": self.region,
+            "Engine": self.engine,
+            "DataSourceArn": self.data_source_arn(),
+            # Athena names a table catalog.schema.table; Redshift's database is the data
+            # source's, so its tables carry no catalog.
+            "Catalog": "AwsDataCatalog" if athena else None,
+            "Schema": self.athena_schema if athena else self.redshift_schema,
+            "AthenaWorkGroup": self.athena_work_group,
+            "RedshiftHost": self.redshift_host,
+            "RedshiftPort": self.redshift_port,
+            "RedshiftDatabase": self.redshift_database,
+            "RedshiftSecretArn": self.redshift_secret_arn,
+            "PrincipalArn": self.principal_arn,
+            **self.extra,
+        }
+
+
+_MISSING = object()
+
+
+def fill(template: Any, values: Mapping[str, Any], where: str = "") -> Any:
+    """Replace ${Name} placeholders in a parsed JSON template. A string that is exactly one
+    placeholder takes the value's type (a port stays a number); a None value drops the key."""
+    if isinstance(template, dict):
+        filled = {}
+        for key, item in template.items():
+            value = fill(item, values, f"{where}.{key}")
+            if value is not _MISSING:
+                filled[key] = value
+        return filled
+    if isinstance(template, list):
+        return [fill(item, values, f"{where}[{i}]") for i, item in enumerate(template)]
+    if not isinstance(template, str):
+        return template
+    whole = PLACEHOLDER.fullmatch(template)
+    if whole:
+        if whole[1] not in values:
+            raise DefinitionError(f"{where}: unknown placeholder {template}")
+        value = values[whole[1]]
+        return _MISSING if value is None else value
+
+    def one(match: re.Match[str]) -> str:
+        value = values.get(match[1])
+        if value is None:
+            raise DefinitionError(f"{where}: no value for {match[0]}")
+        return str(value)
+
+    return PLACEHOLDER.sub(one, template)
+
+
+def _load(name: str, definitions: Path) -> Any:
+    return json.loads((definitions / name).read_text("utf-8"))
+
+
+def build_requests(settings: Settings, definitions: Path = DEFINITIONS_DIR) -> list[Request]:
+    """The create requests for one engine, in dependency order: source, sets, dashboard."""
+    if settings.engine not in ENGINES:
+        raise DefinitionError(f"engine must be one of {ENGINES}, not {settings.engine!r}")
+    if settings.engine == "redshift":
+        missing = [
+            name
+            for name, value in (
+                ("REDSHIFT_HOST", settings.redshift_host),
+                ("QUICKSIGHT_REDSHIFT_SECRET_ARN", settings.redshift_secret_arn),
+            )
+            if not value
+        ]
+        if missing:
+            raise DefinitionError(f"set {', '.join(missing)} for the Redshift data source")
+    values = settings.values()
+    templates = [
+        ("CreateDataSource", _load(f"data_source_{settings.engine}.json", definitions)),
+        *(("CreateDataSet", data_set) for data_set in _load("data_sets.json", definitions)),
+        ("CreateDashboard", _load("dashboard.json", definitions)),
+    ]
+    requests = []
+    for operation, template in templates:
+        if settings.principal_arn is None:
+            # Without a principal, only the deploying identity (an admin) sees the resources.
+            template = {k: v for k, v in template.items() if k != "Permissions"}
+        requests.append(Request(operation, fill(template, values, operation)))
+    return requests
+
+
+def update_request(request: Request, service_model: Any) -> Request:
+    """The Update... call for a Create... call: the members the update operation accepts
+    (permissions and tags are separate calls in QuickSight's API)."""
+    operation = request.operation.replace("Create", "Update", 1)
+    members = service_model.operation_model(operation).input_shape.members
+    return Request(operation, {k: v for k, v in request.params.items() if k in members})
+
+
+def _model_errors(shape: Any, value: Any, path: str) -> Iterator[str]:
+    """What botocore's ParamValidator does not check: enums, patterns and maximum lengths."""
+    meta = shape.metadata
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for key, item in value.items():
+            if key in shape.members:
+                yield from _model_errors(shape.members[key], item, f"{path}.{key}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        if "max" in meta and len(value) > meta["max"]:
+            yield f"{path}: {len(value)} items, at most {meta['max']}"
+        for i, item in enumerate(value):
+            yield from _model_errors(shape.member, item, f"{path}[{i}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            yield from _model_errors(shape.key, key, f"{path} key")
+            yield from _model_errors(shape.value, item, f"{path}.{key}")
+    elif shape.type_name == "string" and isinstance(value, str):
+        if shape.enum and value not in shape.enum:
+            yield f"{path}: {value!r} is not one of {shape.enum}"
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            yield f"{path}: {value!r} does not match {meta['pattern']!r}"
+        if "max" in meta and len(value) > meta["max"]:
+            yield f"{path}: longer than {meta['max']}"
+
+
+def validate(request: Request, service_model: Any) -> None:
+    """Raise DefinitionError unless the request is valid for botocore's QuickSight model."""
+    from botocore.validate import ParamValidator
+
+    shape = service_model.operation_model(request.operation).input_shape
+    report = ParamValidator().validate(request.params, shape)
+    errors = [report.generate_report()] if report.has_errors() else []
+    errors += list(_model_errors(shape, request.params, request.operation))
+    if errors:
+        raise DefinitionError(f"{request.operation} {request.resource_id}:\n" + "\n".join(errors))
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def deploy(client: Any, requests: list[Request]) -> list[tuple[str, str]]:
+    """Create each resource, or update it when it exists; returns (operation, arn) pairs.
+    Every request is validated first, so nothing is half deployed by a bad definition."""
+    model = client.meta.service_model
+    for request in requests:
+        validate(request, model)
+        validate(update_request(request, model), model)
+    done = []
+    for request in requests:
+        try:
+            response = getattr(client, _snake(request.operation))(**request.params)
+        except client.exceptions.ResourceExistsException:
+            request = update_request(request, model)
+            response = getattr(client, _snake(request.operation))(**request.params)
+        done.append((request.operation, response.get("Arn", "")))
+    return done
+
+
+# Stand-ins for `validate` when the environment has no account: the shapes are what count.
+EXAMPLE_ENV = {
+    "QUICKSIGHT_ACCOUNT_ID": "123456789012",
+    "REDSHIFT_HOST": "example.eu-west-2.redshift-serverless.amazonaws.com",
+    "QUICKSIGHT_REDSHIFT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:x",
+}
+
+
+def validate_all(engine: str, env: Mapping[str, str] | None = None) -> list[Request]:
+    """Build every request of one engine and validate it, and its update, offline."""
+    import botocore.session
+
+    env = {**EXAMPLE_ENV, **(os.environ if env is None else env)}
+    model = botocore.session.get_session().get_service_model("quicksight")
+    requests = build_requests(Settings.from_env(engine, env))
+    for request in requests:
+        validate(request, model)
+        validate(update_request(request, model), model)
+    return requests
+
+
+def deploy_from_env(engine: str) -> list[tuple[str, str]]:
+    """`online-retail quicksight deploy`: settings from the environment, boto3's session."""
+    import boto3
+
+    settings = Settings.from_env(engine)
+    client = boto3.client("quicksight", region_name=settings.region)
+    return deploy(client, build_requests(settings))
