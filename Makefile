@@ -38,6 +38,7 @@ lint: setup ## ruff and sqlfluff only
 	$(BIN)/sqlfluff lint models macros tests analyses
 
 dbt-build: setup ## dbt build on the existing lake (no ingestion)
+	@mkdir -p $(dir $(DUCKDB_PATH))
 	$(BIN)/dbt build
 
 docs: setup ## Build the static dbt docs site (target/static_index.html)

@@ -1,4 +1,16 @@
 -- Grain: one row per source line (event_id) of the transformed zone.
+-- Incremental: a build reads only lines landed since the last one and upserts them by
+-- event_id, so new Parquet files need no full refresh and a replayed record (same
+-- event_id, later landing) replaces its row instead of adding one.
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 
 with
 
@@ -37,9 +49,18 @@ final as (
         cast(is_product as boolean) as is_product,
 
         -- timestamps
-        cast(invoiced_at as timestamp) as invoiced_at
+        cast(invoiced_at as timestamp) as invoiced_at,
+        ingested_at
 
     from invoice_lines
+
+    {% if is_incremental() %}
+    where
+        ingested_at > (
+            select max(built.ingested_at) as latest_ingested_at
+            from {{ this }} as built
+        )
+    {% endif %}
 
 )
 
