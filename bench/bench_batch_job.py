@@ -380,6 +380,23 @@ def checks(results: list[Measurement], small: int, large: int) -> list[str]:
         )
     else:
         out.append(f"SKIP  job peak memory at {large}x: not measured")
+    # The same comparisons on CPU seconds, which other work on the machine moves less.
+    for scale in sorted({small, large}):
+        job, floor = by_key.get((scale, "job")), by_key.get((scale, "duckdb"))
+        if job and floor:
+            out.append(
+                f"note  on CPU time, job / DuckDB bare read at {scale}x: "
+                f"{job.cpu_seconds:.2f} / {floor.cpu_seconds:.2f} CPU s = "
+                f"{job.cpu_seconds / floor.cpu_seconds:.2f}x"
+            )
+    if job_small and job_large and large != small:
+        per_cpu_small = job_small.rows / job_small.cpu_seconds
+        per_cpu_large = job_large.rows / job_large.cpu_seconds
+        change = per_cpu_large / per_cpu_small - 1
+        out.append(
+            f"note  on CPU time, job rows per CPU second at {large}x vs {small}x: "
+            f"{per_cpu_large:,.0f} vs {per_cpu_small:,.0f} = {change:+.1%}"
+        )
     return out
 
 
