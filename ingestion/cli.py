@@ -32,7 +32,7 @@ DEFAULT_WAREHOUSE = os.environ.get(
     "DUCKDB_PATH", str(PROJECT_DIR / "warehouse" / "online_retail.duckdb")
 )
 # Where the BI artefacts go (dashboard, Hyper extract, Tableau data source): build output.
-BI_OUT = PROJECT_DIR / "target" / "bi"
+BI_OUT = Path(os.environ.get("DBT_TARGET_PATH", str(PROJECT_DIR / "target"))) / "bi"
 
 
 def _print_batch(result: BatchResult) -> None:
