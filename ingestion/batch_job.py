@@ -76,8 +76,10 @@ class _PartitionedWriter:
         keys = pc.add(
             pc.multiply(pc.year(table["invoiced_at"]), 100), pc.month(table["invoiced_at"])
         )
-        for key in pc.unique(keys).to_pylist():
-            part = table.filter(pc.equal(keys, key))
+        distinct = pc.unique(keys).to_pylist()
+        for key in distinct:
+            # Files are mostly in date order: most chunks fall in one partition whole.
+            part = table if len(distinct) == 1 else table.filter(pc.equal(keys, key))
             year, month = divmod(key, 100)
             writer = self.writers.get((year, month))
             if writer is None:

@@ -113,10 +113,17 @@ def _optional_text(raw: pa.Array) -> _Rule:
     return _Rule(_text(raw), pa.nulls(len(raw), pa.string()))
 
 
+def _without_zero_fraction(text: pa.Array) -> pa.Array:
+    """`17850.0` -> `17850`; skipped when no value has a point (the usual CSV)."""
+    if not pc.any(pc.match_substring(text, ".")).as_py():
+        return text
+    return pc.replace_substring_regex(text, _TRAILING_ZERO_FRACTION, "")
+
+
 def _quantity(raw: pa.Array) -> _Rule:
     text = _text(raw)
     ok = pc.fill_null(pc.match_substring_regex(text, _WHOLE_NUMBER), False)
-    digits = pc.replace_substring_regex(text, _TRAILING_ZERO_FRACTION, "")
+    digits = _without_zero_fraction(text)
     as_int64 = pc.cast(pc.if_else(ok, digits, pa.scalar(None, pa.string())), pa.int64())
     in_range = pc.fill_null(pc.less_equal(pc.abs(as_int64), _INT32_MAX), False)
     ok = pc.and_(ok, in_range)
@@ -163,8 +170,7 @@ def _customer_id(raw: pa.Array) -> _Rule:
     # Absent customers stay null: they are guest checkouts, not a customer called 'unknown'.
     text = _text(raw)
     bad = pc.invert(pc.match_substring_regex(text, _CUSTOMER_ID))
-    values = pc.replace_substring_regex(text, _TRAILING_ZERO_FRACTION, "")
-    return _Rule(values, _fails(bad, text, "is not a numeric customer id"))
+    return _Rule(_without_zero_fraction(text), _fails(bad, text, "is not a numeric customer id"))
 
 
 def clean_batch(
@@ -221,7 +227,9 @@ def clean_batch(
             **{COLUMN_NAMES[source]: rules[source].values for source in SOURCE_COLUMNS},
         }
     ).select(INVOICE_LINE_SCHEMA.names)
-    landed = landed.filter(passed).cast(INVOICE_LINE_SCHEMA)
+    if pc.all(passed).as_py() is not False:  # the usual batch: nothing to set aside
+        return CleanResult(landed.cast(INVOICE_LINE_SCHEMA), QUARANTINE_SCHEMA.empty_table(),
+                           date_formats)  # fmt: skip
 
     rejected = pc.invert(passed)
     quarantined = quarantine_table(
@@ -233,6 +241,7 @@ def clean_batch(
         reasons=reason.filter(rejected),
         raw_records=_raw_records(raw.filter(rejected)),
     )
+    landed = landed.filter(passed).cast(INVOICE_LINE_SCHEMA)
     return CleanResult(landed, quarantined, date_formats)
 
 

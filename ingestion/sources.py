@@ -143,34 +143,16 @@ def _parse_block(
     data: bytes, first_line: int, header: list[str], positions: list[int], encoding: str
 ) -> tuple[RawChunk, str]:
     """Parse whole lines; fast with Arrow, line by line where a line is malformed."""
-    if encoding == "utf-8":
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = "latin-1"  # the £ sign of a Latin-1 export; decoded below
     # Blank lines would shift Arrow's row numbers off the file's line numbers.
     has_blank = data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data
     if not has_blank:
-        malformed_seen: list[str] = []
-
-        def note(row: pacsv.InvalidRow) -> str:
-            malformed_seen.append(row.text)
-            return "skip"
-
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(
-                column_names=[f"c{i}" for i in range(len(header))],
-                encoding="utf8" if encoding == "utf-8" else encoding,
-                block_size=4 * 1024 * 1024,
-            ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=note),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(header))},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        try:
+            table, malformed_seen = _arrow_parse(data, len(header), encoding)
+        except pa.ArrowInvalid as error:
+            if encoding != "utf-8" or "UTF8" not in str(error):
+                raise
+            encoding = "latin-1"  # a byte that is not UTF-8: the £ sign of a Latin-1 export
+            table, malformed_seen = _arrow_parse(data, len(header), encoding)
         if not malformed_seen:
             lines = pa.table(
                 {
@@ -180,7 +162,36 @@ def _parse_block(
             )
             numbers = pa.array(range(first_line, first_line + table.num_rows), pa.int64())
             return RawChunk(lines, numbers, []), encoding
+    elif encoding == "utf-8":
+        encoding = _decode(data, encoding)[1]
     return _parse_block_line_by_line(data, first_line, header, positions, encoding), encoding
+
+
+def _arrow_parse(data: bytes, width: int, encoding: str) -> tuple[pa.Table, list[str]]:
+    """Arrow's CSV reader over one block; rows of the wrong width are noted, not parsed.
+    It checks UTF-8 as it converts, so no separate pass over the bytes is needed."""
+    malformed: list[str] = []
+
+    def note(row: pacsv.InvalidRow) -> str:
+        malformed.append(row.text)
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            encoding="utf8" if encoding == "utf-8" else encoding,
+            block_size=4 * 1024 * 1024,
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=note),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, malformed
 
 
 def _parse_block_line_by_line(
