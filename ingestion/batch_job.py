@@ -173,7 +173,7 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
         output_files=[*output_files, quarantine_key],
     )
     lake.write_bytes(f"{MANIFEST_ZONE}/{name}.json", result.to_json().encode())
-    log.info("read %s: %s", source_file, report.describe())
+    log.debug("read %s: %s", source_file, report.describe())
     return result
 
 
