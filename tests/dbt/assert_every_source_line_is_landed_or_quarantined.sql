@@ -59,13 +59,18 @@ quarantined as (
 
 files as (
 
-    select source_file
-    from latest_manifests
-    where run_rank = 1
-    union
-    select source_file from landed
-    union
-    select source_file from quarantined
+    -- union distinct spelled out: Redshift has no `union distinct`, and a bare
+    -- `union` reads as a possible slip
+    select distinct source_file
+    from (
+        select source_file
+        from latest_manifests
+        where run_rank = 1
+        union all
+        select source_file from landed
+        union all
+        select source_file from quarantined
+    ) as all_files
 
 ),
 

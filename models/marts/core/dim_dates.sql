@@ -79,16 +79,15 @@ final as (
         season,
         -- 'Winter 2010-11' (a winter spans two years), 'Spring 2011', ...
         case
+            -- || and substring, not concat() and right(): the same on every target
+            -- (Redshift's concat takes two arguments, Athena has no right())
             when season = 'winter'
                 then
-                    concat(
-                        'Winter ', cast(season_year as varchar),
-                        '-', right(cast(season_year + 1 as varchar), 2)
-                    )
-            else concat(
-                upper(substring(season, 1, 1)), substring(season, 2),
-                ' ', cast(season_year as varchar)
-            )
+                    'Winter ' || cast(season_year as varchar)
+                    || '-' || substring(cast(season_year + 1 as varchar), 3, 2)
+            else
+                upper(substring(season, 1, 1)) || substring(season, 2)
+                || ' ' || cast(season_year as varchar)
         end as season_name,
 
         -- numbers

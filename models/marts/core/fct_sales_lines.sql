@@ -6,7 +6,6 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
     )
 }}

@@ -4,6 +4,16 @@ source as (
 
     select * from {{ source('online_retail', 'invoice_lines') }}
 
+    -- Warehouse targets build this model incrementally: only lines landed after the
+    -- latest one already here (the upsert on event_id keeps a replayed record once).
+    {% if is_incremental() %}
+    where
+        ingested_at > (
+            select max(this_run.ingested_at) as latest_ingested_at
+            from {{ this }} as this_run
+        )
+    {% endif %}
+
 ),
 
 deduplicated as (
