@@ -50,6 +50,10 @@ fetch: setup ## Download the original workbook from UCI (checks its digest; fall
 bench: setup ## Benchmark the batch job at 1x and 10x against DuckDB and pandas baselines
 	$(BIN)/python bench/bench_batch_job.py
 
+.PHONY: stream
+stream: setup ## Replay a day through the local stream stack (moto), dbt build, count every hop
+	$(BIN)/online-retail stream
+
 lock: ## Re-pin requirements.lock from requirements.in
 	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
 

@@ -5,6 +5,7 @@ online-retail land      copy a file as received into the lake's raw zone
 online-retail batch     clean a raw file into the transformed and quarantine zones
 online-retail fetch     download the original workbook from UCI (or use the shipped copy)
 online-retail summary   print the counts and revenue by quarter from the warehouse
+online-retail stream    replay dataset lines through the local stream stack, count every hop
 online-retail catalog   register the lake's zones as Glue Data Catalog tables (idempotent)
 online-retail redshift-sql  print Redshift's Spectrum schema, native tables and COPYs
 online-retail select    run S3 Select over one object of the lake
@@ -218,6 +219,44 @@ def cmd_quicksight(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    from ingestion.stream.replay import DEFAULT_DAY, dataset_selection, run_replay
+
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # one line per client otherwise
+    source = Path(args.source) if args.source else verified_shipped_copy()
+    lines = _text_lines(source)
+    if args.all:
+        indexes = dataset_selection(lines, day=None, count=None)
+    elif args.lines is not None:
+        indexes = dataset_selection(lines, day=None, count=args.lines, skip=args.skip)
+    else:
+        indexes = dataset_selection(lines, day=args.day or DEFAULT_DAY, count=None)
+    if not indexes:
+        raise SystemExit(f"{source}: no lines selected")
+    report = run_replay(
+        lines,
+        indexes,
+        dataset_key=f"raw/online_retail/{source.name}",
+        local_lake=Lake(args.lake),
+        warehouse=None if args.no_dbt else args.warehouse,
+        rate=args.rate,
+        per_request=args.lines_per_request,
+        shards=args.shards,
+        inject_bad=args.inject_bad,
+    )
+    print()
+    print("\n".join(report.lines()))
+    return 0 if not report.hops.reconciles() else 1
+
+
+def _text_lines(path: Path) -> list[str]:
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        return f.read().splitlines()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="online-retail", description=__doc__.splitlines()[0])
     parser.add_argument("--lake", default=DEFAULT_LAKE, help="lake root (folder or s3://...)")
@@ -275,6 +314,31 @@ def main(argv: list[str] | None = None) -> int:
     qs.add_argument("action", choices=["validate", "deploy"])
     qs.add_argument("--engine", choices=["athena", "redshift"], default="athena")
     qs.set_defaults(func=cmd_quicksight)
+
+    stream = sub.add_parser(
+        "stream", help="replay lines through POST /invoices on the local stack (moto), count hops"
+    )
+    pick = stream.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--day",
+        help="replay the lines invoiced on this day, YYYY-MM-DD "
+        "(default: 2011-06-15, a typical day)",
+    )
+    pick.add_argument("--lines", type=int, help="replay this many lines from the start")
+    pick.add_argument("--all", action="store_true", help="replay the whole dataset")
+    stream.add_argument("--skip", type=int, default=0, help="with --lines: lines to skip first")
+    stream.add_argument("--source", help="CSV (or .csv.gz) to replay (default: shipped dataset)")
+    stream.add_argument("--rate", type=float, default=0.0, help="lines per second (0: no limit)")
+    stream.add_argument("--lines-per-request", type=int, default=500)
+    stream.add_argument("--shards", type=int, default=2)
+    stream.add_argument(
+        "--inject-bad",
+        type=int,
+        default=0,
+        help="also send this many malformed lines and non-line records",
+    )
+    stream.add_argument("--no-dbt", action="store_true", help="stop before dbt build")
+    stream.set_defaults(func=cmd_stream)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

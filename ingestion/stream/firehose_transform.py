@@ -64,6 +64,7 @@ def transform(event: KinesisFirehoseEvent, lake: Lake | None) -> tuple[dict[str,
         metadata = record.metadata
         origin = RecordOrigin(
             stream_name=stream_name,
+            shard_id=metadata.shard_id if metadata else "direct-put",
             sequence_number=metadata.sequence_number if metadata else record.record_id,
             arrived_at=datetime.fromtimestamp(record.approximate_arrival_timestamp / 1000, tz=UTC),
         )
@@ -117,5 +118,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="LinesTransformed", unit=MetricUnit.Count, value=ok)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=failed)
     if failed:
-        logger.warning("records failed the contract", extra={"failed": failed, "ok": ok})
+        logger.info("records failed the contract", extra={"failed": failed, "ok": ok})
     return response

@@ -8,9 +8,9 @@ number, not a malformed number):
 
 A line without a customer is stored under the customer key `UNKNOWN` (real ids are
 digits, so it cannot collide). Several lines can share an item (an invoice lists a
-product twice, or the data repeats a line), so each line is its own attribute named
-`line#<event_id>`: writing a line is `SET` of that attribute, which a redelivered
-record repeats with the same value, so redelivery changes nothing and no line is lost.
+product twice, or the data repeats a line), so an item holds its lines in a map
+`Lines`, keyed by event id: adding a line that is already there (a redelivered record)
+changes nothing, and no line overwrites another.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ import pyarrow.compute as pc
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 UNKNOWN_CUSTOMER = "UNKNOWN"
-LINE_PREFIX = "line#"
+LINES = "Lines"
 CUSTOMER_KEY = ("CustomerID", "InvoiceNo")
 INVOICE_KEY = ("InvoiceNo", "StockCode")
-# Attributes per UpdateItem: keeps the expression far below DynamoDB's 4 KB limit.
-MAX_ATTRIBUTES_PER_UPDATE = 100
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -37,33 +35,33 @@ _deserializer = TypeDeserializer()
 
 @dataclass
 class ItemWrite:
-    """The attributes to SET on one item, and the batch positions of the lines in it."""
+    """The lines (and item attributes) to add to one item, and the batch positions of
+    the records they came from."""
 
     table: str  # "customer" or "invoice"
     key: dict[str, str]
     attributes: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, dict[str, Any]] = field(default_factory=dict)  # event id -> line
     positions: set[int] = field(default_factory=set)
 
-    def update_requests(self, table_name: str) -> list[dict[str, Any]]:
-        """UpdateItem requests (low-level client shape) that SET the attributes."""
-        names = sorted(self.attributes)
-        requests = []
-        for start in range(0, len(names), MAX_ATTRIBUTES_PER_UPDATE):
-            part = names[start : start + MAX_ATTRIBUTES_PER_UPDATE]
-            requests.append(
-                {
-                    "TableName": table_name,
-                    "Key": {k: {"S": v} for k, v in self.key.items()},
-                    "UpdateExpression": "SET "
-                    + ", ".join(f"#a{i} = :v{i}" for i in range(len(part))),
-                    "ExpressionAttributeNames": {f"#a{i}": n for i, n in enumerate(part)},
-                    "ExpressionAttributeValues": {
-                        f":v{i}": _serializer.serialize(self.attributes[n])
-                        for i, n in enumerate(part)
-                    },
-                }
-            )
-        return requests
+    def key_item(self) -> dict[str, Any]:
+        return {k: {"S": v} for k, v in self.key.items()}
+
+    def merged(self, existing: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The item (low-level shape) with this write's lines added to `existing`, or
+        None when `existing` already holds them all (a redelivery: nothing to write)."""
+        new_lines = {eid: _serializer.serialize(line) for eid, line in self.lines.items()}
+        current = existing or {}
+        lines = current.get(LINES, {"M": {}})["M"]
+        if existing is not None and all(lines.get(e) == v for e, v in new_lines.items()):
+            return None
+        attributes = {n: _serializer.serialize(v) for n, v in self.attributes.items()}
+        return {
+            **current,
+            **attributes,
+            **self.key_item(),
+            LINES: {"M": {**lines, **new_lines}},
+        }
 
 
 def _text_columns(landed: pa.Table) -> dict[str, list[Any]]:
@@ -97,13 +95,13 @@ def item_writes(landed: pa.Table, positions: Sequence[int]) -> list[ItemWrite]:
             "SourceFile": v["source_file"],
             "SourceLineNumber": Decimal(v["source_line_number"]),
         }
-        attribute = LINE_PREFIX + v["event_id"]
+        event_id = v["event_id"]
 
         invoice = writes.setdefault(
             ("invoice", v["invoice_no"], v["stock_code"]),
             ItemWrite("invoice", {"InvoiceNo": v["invoice_no"], "StockCode": v["stock_code"]}),
         )
-        invoice.attributes[attribute] = line
+        invoice.lines[event_id] = line
         invoice.attributes["InvoiceDate"] = v["invoiced_at"]
         invoice.attributes["Country"] = v["country"]
         invoice.attributes["CustomerID"] = customer
@@ -113,7 +111,7 @@ def item_writes(landed: pa.Table, positions: Sequence[int]) -> list[ItemWrite]:
             ("customer", customer, v["invoice_no"]),
             ItemWrite("customer", {"CustomerID": customer, "InvoiceNo": v["invoice_no"]}),
         )
-        order.attributes[attribute] = {"StockCode": v["stock_code"], **line}
+        order.lines[event_id] = {"StockCode": v["stock_code"], **line}
         order.attributes["InvoiceDate"] = v["invoiced_at"]
         order.attributes["Country"] = v["country"]
         order.positions.add(position)
@@ -127,9 +125,5 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def lines_of(item: dict[str, Any]) -> list[dict[str, Any]]:
     """The lines stored on a deserialised item, each with its event id, in line order."""
-    lines = [
-        {"EventId": name.removeprefix(LINE_PREFIX), **value}
-        for name, value in item.items()
-        if name.startswith(LINE_PREFIX)
-    ]
+    lines = [{"EventId": eid, **line} for eid, line in item.get(LINES, {}).items()]
     return sorted(lines, key=lambda line: (line["SourceFile"], line["SourceLineNumber"]))

@@ -58,8 +58,6 @@ ERROR_PREFIX = (
     "errors/online_retail/invoice_lines/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 )
 MIB = 1024 * 1024
-# Firehose's defaults: Lambda processing buffers 1 MiB or 60 s; with record-format
-# conversion the S3 destination buffers at least 64 MiB, up to 300 s by default.
 
 
 class TransformContractError(RuntimeError):
@@ -211,6 +209,8 @@ class Buffering:
     interval_seconds: float
 
 
+# Firehose's defaults: Lambda processing buffers 1 MiB or 60 s; with record-format
+# conversion the S3 destination buffers at least 64 MiB, up to 300 s by default.
 PROCESSOR_BUFFER = Buffering(1 * MIB, 60)
 DESTINATION_BUFFER = Buffering(64 * MIB, 300)
 

@@ -306,7 +306,8 @@ class RecordOrigin:
     """What the transport knows of a record, for records that carry no envelope."""
 
     stream_name: str
-    sequence_number: str
+    shard_id: str
+    sequence_number: str  # unique within its shard only
     arrived_at: datetime
 
 
@@ -315,10 +316,10 @@ def decode_record(data: bytes, origin: RecordOrigin) -> StreamRecord:
 
     Records from POST /invoices carry their envelope. A bare retail line put on the
     stream by another producer gets lineage from the stream: `stream:<name>`, line 1 of
-    its record, its arrival time, and its sequence number as event id (stable across
-    redeliveries, so duplicates still collapse).
+    its record, its arrival time, and its shard and sequence number as event id (stable
+    across redeliveries, so duplicates still collapse).
     """
-    fallback_id = f"stream:{origin.stream_name}:{origin.sequence_number}"
+    fallback_id = f"stream:{origin.stream_name}:{origin.shard_id}:{origin.sequence_number}"
     try:
         document = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:

@@ -28,10 +28,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake
-from ingestion.stream import api, aws, firehose_transform, kinesis_consumer
+from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, RAW_ZONE, TRANSFORMED_ZONE, Lake
+from ingestion.schema import SOURCE_COLUMNS
+from ingestion.stream import aws
 from ingestion.stream.events import context, http_api_event, rest_api_event
-from ingestion.stream.items import LINE_PREFIX
+from ingestion.stream.items import LINES
 from ingestion.stream.local_runner import (
     DESTINATION_BUFFER,
     PROCESSOR_BUFFER,
@@ -102,7 +103,7 @@ class LocalStack:
         shards: int = 2,
         processor_buffer: Buffering = PROCESSOR_BUFFER,
         destination_buffer: Buffering = DESTINATION_BUFFER,
-        batch_size: int = 100,
+        batch_size: int = 500,
     ) -> None:
         self.endpoint, self.name, self.shards = endpoint, name, shards
         self.processor_buffer, self.destination_buffer = processor_buffer, destination_buffer
@@ -142,6 +143,11 @@ class LocalStack:
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
         aws.cold_start()
+        # Imported here, as the Lambda runtime imports a handler: in its environment
+        # (Powertools reads its log level when a module creates its Logger).
+        from ingestion.stream import api, firehose_transform, kinesis_consumer
+
+        self.api = api
         self.settings = aws.settings()
         create_stack(self.settings, self.shards)
         self.lake = aws.lake()
@@ -188,11 +194,11 @@ class LocalStack:
             event = http_api_event(
                 "POST", "/invoices", body=body, headers=headers, request_id=request_id
             )
-            return api.http_handler(event, context("online-retail-api"))
+            return self.api.http_handler(event, context("online-retail-api"))
         event = rest_api_event(
             "POST", "/invoices", body=body, headers=headers, request_id=request_id
         )
-        return api.rest_handler(event, context("online-retail-api"))
+        return self.api.rest_handler(event, context("online-retail-api"))
 
     def pump(self) -> int:
         """One poll of both consumers; records they read."""
@@ -254,7 +260,7 @@ def _event_ids_in_stream(stack: LocalStack) -> tuple[int, set[str]]:
                 try:
                     ids.add(json.loads(r.data)["event_id"])
                 except (ValueError, KeyError, TypeError):
-                    ids.add(f"{r.shard_id}:{r.sequence_number}")  # not one of the API's
+                    ids.add(f"{r.shard_id}:{r.sequence_number}")  # not from the API
     return records, ids
 
 
@@ -270,7 +276,7 @@ def _dynamodb_line_ids(table: str) -> set[str]:
     ids: set[str] = set()
     for page in aws.dynamodb().get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
-            ids.update(k.removeprefix(LINE_PREFIX) for k in item if k.startswith(LINE_PREFIX))
+            ids.update(item.get(LINES, {"M": {}})["M"])
     return ids
 
 
@@ -304,7 +310,9 @@ def count_hops(stack: LocalStack, tally: Tally) -> HopCounts:
 
 
 def mirror(
-    source: Lake, target: Lake, zones: Sequence[str] = (TRANSFORMED_ZONE, QUARANTINE_ZONE)
+    source: Lake,
+    target: Lake,
+    zones: Sequence[str] = (TRANSFORMED_ZONE, QUARANTINE_ZONE),
 ) -> int:
     """Copy the zones dbt reads from the S3 lake to a local one (`aws s3 sync`, in
     effect): DuckDB reads S3 through its httpfs extension, which a laptop without a
@@ -322,12 +330,13 @@ def fact_rows_for(warehouse: str, event_ids: Sequence[str]) -> int:
     import duckdb
 
     with duckdb.connect(warehouse, read_only=True) as con:
-        schema = con.execute(
+        schemas = con.execute(
             "select table_schema from information_schema.tables"
             " where table_name = 'fct_sales_lines'"
-        ).fetchone()
-        if schema is None:
+        ).fetchall()
+        if not schemas:
             raise LookupError(f"{warehouse}: no table fct_sales_lines")
+        schema = schemas[0]
         sent = pa.table({"event_id": pa.array(list(event_ids), pa.string())})
         con.register("sent", sent)
         (count,) = con.execute(
@@ -373,6 +382,23 @@ class ReplayReport:
         return json.dumps(asdict(self), indent=2, default=str)
 
 
+def ensure_batch_manifest(lake: Lake) -> str | None:
+    """Run the batch job over an empty file if the lake has no batch manifest yet.
+
+    The dbt sources read the manifests and quarantine zones with globs that fail when
+    they match no file, and a lake fed only by the stream has no batch manifest. An
+    empty day's file through the batch job is a real run (0 lines in, 0 landed, 0
+    quarantined) that gives both zones a file. Returns the file's key, if it ran."""
+    from ingestion.batch_job import run_batch_job
+
+    if any(k.endswith(".json") for k in lake.files_under(MANIFEST_ZONE)):
+        return None
+    key = f"{RAW_ZONE}/empty-header-only.csv"
+    lake.write_bytes(key, (",".join(SOURCE_COLUMNS) + "\n").encode())
+    run_batch_job(key, lake)
+    return key
+
+
 def dataset_selection(
     lines: Sequence[str], *, day: str | None, count: int | None, skip: int = 0
 ) -> list[int]:
@@ -391,3 +417,97 @@ def dataset_selection(
         return picked
     stop = len(lines) if count is None else min(len(lines), 1 + skip + count)
     return list(range(1 + skip, stop))
+
+
+DEFAULT_DAY = "2011-06-15"  # a typical day: 1,718 lines, the median day has 1,577
+
+# Lines no client should send, one of each kind the API and the stream must quarantine.
+_BAD_CSV_LINES = (
+    "536999,22086,PAPER CHAIN KIT,six,12/1/2010 9:00,2.55,17850,United Kingdom",
+    "536999,22086,PAPER CHAIN KIT,6,31/31/2010 9:00,2.55,17850,United Kingdom",
+    "536999,,PAPER CHAIN KIT,6,12/1/2010 9:00,2.55,17850,United Kingdom",
+    "536999,22086,PAPER CHAIN KIT,6,12/1/2010 9:00",
+    "X536999,22086,PAPER CHAIN KIT,6,12/1/2010 9:00,2.5555,17850,United Kingdom",
+)
+_BAD_STREAM_RECORDS = (
+    b'{"hello": "not an invoice line"}',
+    b"\xff\xfe not UTF-8 at all",
+    b'{"InvoiceNo": "536999", "StockCode": "22086", "Quantity": "6"}',
+)
+
+
+def bad_lines(count: int) -> tuple[list[str], list[bytes]]:
+    """`count` bad inputs: CSV lines for the API and raw records put on the stream
+    directly (by a producer that skips the API), in a fixed rotation."""
+    kinds = len(_BAD_CSV_LINES) + len(_BAD_STREAM_RECORDS)
+    n_csv = len(_BAD_CSV_LINES)
+    csv_lines = [_BAD_CSV_LINES[i % kinds] for i in range(count) if i % kinds < n_csv]
+    records = [
+        _BAD_STREAM_RECORDS[i % kinds - len(_BAD_CSV_LINES)]
+        for i in range(count)
+        if i % kinds >= len(_BAD_CSV_LINES)
+    ]
+    return csv_lines, records
+
+
+def put_direct(stack: LocalStack, records: Sequence[bytes]) -> None:
+    for i, data in enumerate(records):
+        aws.kinesis().put_record(
+            StreamName=stack.settings.stream_name, Data=data, PartitionKey=f"direct-{i}"
+        )
+
+
+def run_replay(
+    lines: Sequence[str],
+    indexes: Sequence[int],
+    *,
+    dataset_key: str,
+    local_lake: Lake,
+    warehouse: str | None,
+    rate: float = 0.0,
+    per_request: int = 500,
+    shards: int = 2,
+    inject_bad: int = 0,
+    say: Any = print,
+) -> ReplayReport:
+    """Start the stack, send the lines (`lines[0]` is the header), drain, mirror the
+    lake for dbt, build the warehouse (unless `warehouse` is None) and count every hop."""
+    from ingestion.cli import dbt
+
+    selected = [lines[i] for i in indexes]
+    # The line's identity in the dataset, as the batch job names it (header = line 1).
+    event_ids = [f"{dataset_key}:{i + 1}" for i in indexes]
+    bad_csv, bad_records = bad_lines(inject_bad)
+    run_id = uuid.uuid4().hex[:8]
+    selected += bad_csv
+    event_ids += [f"replay-{run_id}-bad:{n}" for n in range(len(bad_csv))]
+    with LocalStack(shards=shards) as stack:
+        say(
+            f"1/4 local stack on {os.environ['AWS_ENDPOINT_URL']} (moto): "
+            f"{stack.settings.lake_root}, stream {stack.settings.stream_name} ({shards} shards),"
+            f" tables {stack.settings.customer_table}, {stack.settings.invoice_table}"
+        )
+        say(
+            f"2/4 POST /invoices: {len(selected):,} lines, {per_request} per request"
+            + (f", {rate:,.0f} lines/s" if rate else "")
+        )
+        put_direct(stack, bad_records)
+        tally = send_lines(stack, lines[0], selected, event_ids, per_request=per_request, rate=rate)
+        stack.drain()
+        hops = count_hops(stack, tally)
+        copied = mirror(stack.lake, local_lake)
+        say(f"3/4 drained; copied {copied} objects of the S3 lake to {local_lake.uri('')}")
+        if (empty := ensure_batch_manifest(local_lake)) is not None:
+            say(f"    (no batch manifest in the lake yet: ran the batch job over {empty})")
+        report = ReplayReport(
+            tally=tally,
+            hops=hops,
+            mapping=asdict(stack.mapping.stats),
+            firehose=asdict(stack.firehose.stats),
+            run_id=run_id,
+        )
+    if warehouse is not None:
+        say("4/4 dbt build")
+        dbt(["build", "--quiet"], local_lake.root, warehouse)
+        report.hops.in_fact_table = fact_rows_for(warehouse, event_ids)
+    return report
