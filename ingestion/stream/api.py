@@ -231,6 +231,7 @@ def post_invoices_http() -> Response:
 
 def _error(status: int, error: Exception) -> Response:
     logger.info("request refused", extra={"status": status, "reason": str(error)})
+    metrics.add_metric(name=f"Requests{status}", unit=MetricUnit.Count, value=1)
     return Answer(status, {"message": str(error)}).response()
 
 

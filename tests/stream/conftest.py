@@ -1,0 +1,29 @@
+"""Fixtures of the stream tests: the stack's resources on moto's server, per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from ingestion.stream import aws
+from ingestion.stream.local_runner import create_stack
+
+
+@pytest.fixture
+def stream_env(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[aws.Settings]:
+    """A bucket, stream and tables of their own on moto's server, named through the
+    environment as on AWS; the handlers' clients start cold, as in a new container."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("LAKE_ROOT", f"s3://{name}-lake")
+    monkeypatch.setenv("STREAM_NAME", f"{name}-lines")
+    monkeypatch.setenv("DELIVERY_STREAM_NAME", f"{name}-lines")
+    monkeypatch.setenv("CUSTOMER_TABLE", f"{name}-customers")
+    monkeypatch.setenv("INVOICE_TABLE", f"{name}-invoices")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OnlineRetailTests")
+    aws.cold_start()
+    settings = aws.settings()
+    create_stack(settings, shards=2)
+    yield settings
+    aws.cold_start()
