@@ -43,6 +43,11 @@ from ingestion.schema import (
 # the same default (dbt_project.yml `glue_database`), and a test compares the two.
 DEFAULT_GLUE_DATABASE = "online_retail_lake"
 GLUE_DATABASE_ENV = "GLUE_DATABASE"
+# Redshift: the Spectrum external schema over that database, and the schema of the native
+# tables the COPY path loads (PostgreSQL in the tests uses the same name). The dbt sources
+# default to these too (REDSHIFT_LAKE_SCHEMA, POSTGRES_LAKE_SCHEMA).
+SPECTRUM_SCHEMA = "online_retail_spectrum"
+RAW_SCHEMA = "online_retail_raw"
 
 Format = Literal["parquet", "json", "csv"]
 
@@ -415,8 +420,8 @@ def redshift_load_sql(
     lake_root: str,
     iam_role: str,
     *,
-    raw_schema: str = "online_retail_raw",
-    spectrum_schema: str = "online_retail_spectrum",
+    raw_schema: str = RAW_SCHEMA,
+    spectrum_schema: str = SPECTRUM_SCHEMA,
     database: str | None = None,
     jsonpaths_uri: str | None = None,
 ) -> list[str]:

@@ -19,9 +19,10 @@ from pg_server import SKIP_REASON, PostgresServer, find_pg_bin, load_lake, postg
 from support import write_csv
 
 from ingestion.batch_job import run_batch_job
+from ingestion.catalog import RAW_SCHEMA
 from ingestion.lake import Lake, land_file
 
-LAKE_SCHEMA = "online_retail_raw"  # the postgres source schema (sources yml default)
+LAKE_SCHEMA = RAW_SCHEMA  # the postgres sources' schema (the sources yml's default)
 MARTS_SCHEMA = "online_retail"  # profiles.yml's postgres schema
 
 

@@ -1,0 +1,35 @@
+"""The SQL lints clean in the dialect of every warehouse target, not only DuckDB's
+(`make lint` runs the committed .sqlfluff, dialect duckdb)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SQL_PATHS = ["models", "macros", "tests", "analyses"]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "redshift", "athena"])
+def test_the_project_lints_clean_in_the_targets_dialect(dialect: str) -> None:
+    sqlfluff = Path(sys.executable).with_name("sqlfluff")
+    done = subprocess.run(
+        [
+            str(sqlfluff),
+            "lint",
+            *SQL_PATHS,
+            "--dialect",
+            dialect,
+            "--processes",
+            "2",
+            "--format",
+            "github-annotation-native",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
