@@ -54,6 +54,13 @@ bench: setup ## Benchmark the batch job at 1x and 10x against DuckDB and pandas 
 stream: setup ## Replay a day through the local stream stack (moto), dbt build, count every hop
 	$(BIN)/online-retail stream
 
+.PHONY: catalog check-targets
+catalog: setup ## Register the lake at LAKE_ROOT (s3://...) in the Glue Data Catalog (idempotent)
+	$(BIN)/online-retail catalog
+
+check-targets: setup ## Prove the warehouses offline: PostgreSQL build = DuckDB marts, Athena/Redshift compile
+	$(BIN)/python scripts/check_targets.py
+
 lock: ## Re-pin requirements.lock from requirements.in
 	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
 
