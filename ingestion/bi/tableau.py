@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from string import Template
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape
 
 from ingestion.dataset import PROJECT_DIR
 
@@ -41,8 +41,8 @@ def render_tds(env: Mapping[str, str] | None = None, template: Path = TDS_TEMPLA
         raise MissingSettingError(missing)
     settings = {**TDS_DEFAULTS, **{k: v for k, v in env.items() if k.startswith("REDSHIFT_")}}
     settings.pop("REDSHIFT_PASSWORD", None)  # never written to a file
-    # Values land inside XML attributes: escape them (quoteattr adds the quotes; strip them).
-    escaped = {k: quoteattr(v)[1:-1] for k, v in settings.items()}
+    # Values land inside the template's single-quoted XML attributes: escape both quotes.
+    escaped = {k: escape(v, {"'": "&apos;", '"': "&quot;"}) for k, v in settings.items()}
     return Template(template.read_text("utf-8")).substitute(escaped)
 
 
