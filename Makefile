@@ -41,8 +41,9 @@ dbt-build: setup ## dbt build on the existing lake (no ingestion)
 	@mkdir -p $(dir $(DUCKDB_PATH))
 	$(BIN)/dbt build
 
-docs: setup ## Build the static dbt docs site (target/static_index.html)
+docs: setup ## Build the static dbt docs site (target/static_index.html; opens from disk)
 	$(BIN)/dbt docs generate --static
+	@echo "docs site: $(CURDIR)/target/static_index.html (or: make docs-serve)"
 
 fetch: setup ## Download the original workbook from UCI (checks its digest; falls back to the shipped copy)
 	$(BIN)/online-retail fetch
@@ -60,6 +61,34 @@ catalog: setup ## Register the lake at LAKE_ROOT (s3://...) in the Glue Data Cat
 
 check-targets: setup ## Prove the warehouses offline: PostgreSQL build = DuckDB marts, Athena/Redshift compile
 	$(BIN)/python scripts/check_targets.py
+
+# BI: what Tableau, QuickSight and analysts read (docs/bi.md).
+ENGINE ?= athena
+METRICS ?= net_revenue,gross_sales,returns,orders,average_order_value
+BY ?= metric_time__month
+.PHONY: dashboard hyper tableau-tds quicksight-validate quicksight-deploy metrics docs-serve
+dashboard: setup ## Write the offline HTML dashboard (target/bi/) and its PNGs (docs/img/)
+	$(BIN)/online-retail dashboard --png-dir docs/img
+
+hyper: setup ## Export the marts to a Tableau Hyper extract (target/bi/online_retail_marts.hyper)
+	$(BIN)/online-retail hyper
+
+tableau-tds: setup ## Fill Tableau's Redshift data source from REDSHIFT_* settings (target/bi/)
+	$(BIN)/online-retail tableau-tds
+
+quicksight-validate: setup ## Check every QuickSight request against botocore's model (offline)
+	$(BIN)/online-retail quicksight validate --engine athena
+	$(BIN)/online-retail quicksight validate --engine redshift
+
+quicksight-deploy: setup ## Deploy QuickSight's data source, data sets, dashboard (ENGINE=athena|redshift)
+	$(BIN)/online-retail quicksight deploy --engine $(ENGINE)
+
+metrics: setup ## Query the metrics with MetricFlow on DuckDB (METRICS=... BY=metric_time__quarter)
+	$(BIN)/dbt parse --quiet
+	$(BIN)/mf query --metrics $(METRICS) --group-by $(BY)
+
+docs-serve: setup ## Serve the dbt docs site on http://localhost:8080
+	$(BIN)/dbt docs serve --port 8080
 
 lock: ## Re-pin requirements.lock from requirements.in
 	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
