@@ -232,10 +232,11 @@ def _parse_csv(text: str) -> ParsedRequest:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line is not a record
         if len(row) != len(names):
-            error = LineError(
-                line, LINE_FIELD, f"has {len(row)} fields, the header has {len(names)}"
-            )
-            parsed.malformed.append((error, raw))
+            # Still the client's line: its id, if the row reaches that column, names it.
+            known = dict(zip(names, row, strict=False))
+            client_id = (known.get("event_id") or known.get("line_id") or "").strip() or None
+            reason = f"has {len(row)} fields, the header has {len(names)}"
+            parsed.malformed.append((LineError(line, LINE_FIELD, reason, client_id), raw))
             continue
         values = dict(zip(names, row, strict=True))
         try:
