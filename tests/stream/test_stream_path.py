@@ -134,7 +134,7 @@ def moto_process() -> Iterator[str]:
         except OSError:
             time.sleep(0.05)
     yield endpoint
-    server.terminate()
+    server.kill()  # werkzeug's server waits for idle keep-alive connections on SIGTERM
     server.wait(timeout=10)
 
 
