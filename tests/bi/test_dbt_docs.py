@@ -40,7 +40,7 @@ setTimeout(function () {
       .map(function (e) { return [e.data.source, e.data.target]; }),
     canvases: document.querySelectorAll("canvas").length
   }));
-}, 5000);
+}, 3000);
 </script>
 """
 
@@ -126,7 +126,7 @@ def test_docs_site_draws_the_lineage_graph_up_to_both_exposures(site: Path, tmp_
     probed = tmp_path / "static_index.html"
     probed.write_text(site.read_text("utf-8") + PROBE, encoding="utf-8")
     url = f"{probed.as_uri()}#!/exposure/{BI_EXPOSURES[1]}?g_v=1"
-    dom = read_dom(dump_dom(url, budget_ms=20_000))
+    dom = read_dom(dump_dom(url, budget_ms=12_000))
     probe = json.loads(dom.body["data-probe"])
     assert probe["canvases"] >= 1  # cytoscape drew it
     children: dict[str, set[str]] = {}

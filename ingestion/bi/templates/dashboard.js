@@ -41,7 +41,9 @@ function ticks(lo, hi, n) {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => span / s <= n) || mag * 10;
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(v);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) {
+    out.push(Math.abs(v) < step / 1e6 ? 0 : v);  // no "-£0" from float steps
+  }
   return out;
 }
 
@@ -85,7 +87,8 @@ function revenueChart(figure, periods, labelEvery) {
   const up = periods.map((p) => num(p, "gross_sales") + Math.max(num(p, "adjustments"), 0));
   const down = periods.map((p) => num(p, "returns") + Math.min(num(p, "adjustments"), 0));
   const lo = Math.min(0, ...down), hi = Math.max(0, ...up, ...periods.map((p) => num(p, "net_revenue")));
-  const y = scale(lo, hi, H - B, T);
+  const pad = (hi - lo) * 0.04;  // headroom so the tallest bar does not touch the frame
+  const y = scale(lo - (lo < 0 ? pad : 0), hi + pad, H - B, T);
   const band = (W - L - R) / Math.max(periods.length, 1);
   const grid = el("g", { class: "grid" }, svg);
   for (const v of ticks(lo, hi, 6)) {
@@ -143,7 +146,7 @@ function barList(parent, items, width, L) {
   const x = scale(0, max || 1, 0, width - L - R);
   items.forEach((d, i) => {
     const top = 3 + i * row;
-    const room = Math.floor(L / 6.5);  // characters that fit left of the bars
+    const room = Math.floor(L / 7.6);  // characters that fit left of the bars (11px caps)
     const label = d.label.length > room ? d.label.slice(0, room - 1) + "…" : d.label;
     el("text", { x: L - 8, y: top + 15, "text-anchor": "end" }, svg, label);
     const rect = el("rect", {
