@@ -1,8 +1,9 @@
 -- For every batch source file, the latest batch manifest's rows_in equals the lines of
 -- that file in staging plus its lines in quarantine: nothing read was lost or doubled,
 -- and no batch file is in the lake without a manifest (or the other way round).
--- Stream deliveries (raw/online_retail/stream/..., see ingestion/stream/records.py) have
--- no batch manifest and are left out.
+-- Stream deliveries (raw/online_retail/stream/... for lines posted to the API, stream:<name>
+-- for records put on the stream directly; see ingestion/stream/records.py) have no batch
+-- manifest and are left out: `online-retail stream` reconciles them hop by hop.
 
 with
 
@@ -78,7 +79,9 @@ batch_files as (
 
     select source_file
     from files
-    where source_file not like 'raw/online_retail/stream/%'
+    where
+        source_file not like 'raw/online_retail/stream/%'
+        and source_file not like 'stream:%'
 
 ),
 
