@@ -28,13 +28,13 @@ run: setup ## Land the full dataset, run the batch job, dbt build + docs on Duck
 	$(BIN)/online-retail run
 
 test: setup ## Run the whole suite: ruff, sqlfluff, pytest (ingestion, pipeline on DuckDB)
-	$(BIN)/ruff check ingestion tests bench
-	$(BIN)/ruff format --check ingestion tests bench
+	$(BIN)/ruff check ingestion tests bench scripts
+	$(BIN)/ruff format --check ingestion tests bench scripts
 	$(BIN)/sqlfluff lint models macros tests analyses
 	$(BIN)/python -m pytest
 
 lint: setup ## ruff and sqlfluff only
-	$(BIN)/ruff check ingestion tests bench
+	$(BIN)/ruff check ingestion tests bench scripts
 	$(BIN)/sqlfluff lint models macros tests analyses
 
 dbt-build: setup ## dbt build on the existing lake (no ingestion)

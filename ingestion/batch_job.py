@@ -55,7 +55,8 @@ class BatchResult:
     output_files: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        # One object on one line: what Athena's JSON SerDe and Redshift Spectrum read.
+        return json.dumps(asdict(self), sort_keys=True)
 
 
 def partition_key(year: int, month: int) -> str:
