@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, BiRun
+from bi_support import PROJECT_DIR, BiRun
 from dom import Dom, read_dom
 from headless import dump_dom, screenshot
 

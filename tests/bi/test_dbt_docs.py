@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, BiRun
+from bi_support import PROJECT_DIR, BiRun
 from dom import Node, read_dom
 from headless import dump_dom, screenshot
 

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import BiRun
+from bi_support import BiRun
 
 from ingestion.bi.hyper_export import BI_MARTS, HYPER_SCHEMA, export_hyper
 

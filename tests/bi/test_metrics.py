@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_DIR, BiRun
+from bi_support import PROJECT_DIR, BiRun
 
 # mf(metrics, group_by, where=None) -> the rows of `mf query --csv`
 Query = Callable[..., list[dict[str, str]]]

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from conftest import PROJECT_DIR, BiRun
+from bi_support import PROJECT_DIR, BiRun
 
 NOTEBOOK = PROJECT_DIR / "notebooks" / "online_retail_questions.ipynb"
 

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+from bi_support import BiRun
 from botocore.stub import Stubber
-from conftest import BiRun
 
 from ingestion.bi.quicksight import (
     DEFINITIONS_DIR,

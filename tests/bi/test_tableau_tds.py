@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import BiRun
+from bi_support import BiRun
 
 from ingestion.bi.tableau import MissingSettingError, render_tds
 
