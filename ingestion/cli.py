@@ -100,17 +100,18 @@ def summary(warehouse: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     lake = Lake(args.lake)
     source = Path(args.source) if args.source else verified_shipped_copy()
-    print(f"1/4 landing {source} in {lake.uri('raw/online_retail')}")
+    print(f"1/5 landing {source} in {lake.uri('raw/online_retail')}")
     key = land_file(str(source), lake)
-    print("2/4 batch job: raw -> transformed Parquet + quarantine")
+    print("2/5 batch job: raw -> transformed Parquet + quarantine")
     result = run_batch_job(key, lake)
     _print_batch(result)
-    print("3/4 dbt build (DuckDB)")
+    print("3/5 dbt build (DuckDB)")
     dbt(["build"], args.lake, args.warehouse)
-    print("4/4 dbt docs generate --static")
+    print("4/5 dbt docs generate --static")
     dbt(["docs", "generate", "--static"], args.lake, args.warehouse)
     from ingestion.bi.dashboard import write_dashboard
 
+    print("5/5 dashboard")
     dashboard = write_dashboard(args.warehouse, BI_OUT)
     print()
     print(f"warehouse  {args.warehouse}")
