@@ -12,7 +12,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 .PHONY: help setup run test lint dbt-build docs fetch bench lock clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -27,7 +27,7 @@ setup: $(STAMP) ## Create .venv and install the pinned dependencies (requirement
 run: setup ## Land the full dataset, run the batch job, dbt build + docs on DuckDB, print a summary
 	$(BIN)/online-retail run
 
-test: setup ## Run the whole suite: ruff, sqlfluff, pytest (ingestion, pipeline on DuckDB)
+test: setup ## The whole suite: ruff, sqlfluff, pytest (ingestion, pipeline, stream, targets, bi)
 	$(BIN)/ruff check ingestion tests bench scripts
 	$(BIN)/ruff format --check ingestion tests bench scripts
 	$(BIN)/sqlfluff lint models macros tests analyses
@@ -62,7 +62,7 @@ catalog: setup ## Register the lake at LAKE_ROOT (s3://...) in the Glue Data Cat
 check-targets: setup ## Prove the warehouses offline: PostgreSQL build = DuckDB marts, Athena/Redshift compile
 	$(BIN)/python scripts/check_targets.py
 
-# BI: what Tableau, QuickSight and analysts read (docs/bi.md).
+# BI: what Tableau, QuickSight and analysts read (README, "What BI users see").
 ENGINE ?= athena
 METRICS ?= net_revenue,gross_sales,returns,orders,average_order_value
 BY ?= metric_time__month

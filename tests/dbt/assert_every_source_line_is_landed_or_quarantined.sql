@@ -1,6 +1,9 @@
 -- For every batch source file, the latest batch manifest's rows_in equals the lines of
--- that file in staging plus its lines in quarantine: nothing read was lost or doubled,
--- and no batch file is in the lake without a manifest (or the other way round).
+-- that file landed in the transformed zone plus its lines in quarantine: nothing read was
+-- lost or doubled, and no batch file is in the lake without a manifest (or the other way
+-- round). Landed lines are counted in the source, before staging keeps one row per
+-- event_id: a line the stream delivers again (same event_id) must not make its file look
+-- short.
 -- Stream deliveries (raw/online_retail/stream/... for lines posted to the API, stream:<name>
 -- for records put on the stream directly; see ingestion/stream/records.py) have no batch
 -- manifest and are left out: `online-retail stream` reconciles them hop by hop.
@@ -15,7 +18,7 @@ manifests as (
 
 invoice_lines as (
 
-    select * from {{ ref('stg_online_retail__invoice_lines') }}
+    select * from {{ source('online_retail', 'invoice_lines') }}
 
 ),
 

@@ -8,16 +8,19 @@ import subprocess
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from support import parse_csv_lines, write_csv
 
 from ingestion.batch_job import run_batch_job
-from ingestion.lake import Lake, land_file
+from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
+from ingestion.schema import INVOICE_LINE_SCHEMA
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline
@@ -269,3 +272,35 @@ def test_the_fact_builds_incrementally_and_a_rerun_adds_nothing(slice_lines, tmp
         (monthly_net,) = con.execute("select sum(net_revenue) from rpt_revenue_monthly").fetchone()
     assert got == (len(rows), len(rows), net)
     assert monthly_net == net
+
+
+def test_lines_delivered_again_by_the_stream_change_nothing(slice_lines, tmp_path) -> None:
+    """The stream re-sends lines the batch job already landed (same event_ids, another
+    source_file, a later ingested_at): every dbt test still passes, figures unchanged."""
+    lake = Lake(str(tmp_path / "lake"))
+    run_batch_job(land_file(str(write_csv(tmp_path / "day.csv", slice_lines[:1001])), lake), lake)
+    landed = pq.read_table(lake.path(lake.files_under(TRANSFORMED_ZONE)[0]))
+    again = landed.slice(0, 300)
+    again = again.set_column(
+        again.schema.get_field_index("source_file"),
+        "source_file",
+        pa.array(["raw/online_retail/stream/2026/11/27/request-1.csv"] * again.num_rows),
+    )
+    later = pa.scalar(datetime(2030, 1, 1, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+    again = again.set_column(
+        again.schema.get_field_index("ingested_at"), "ingested_at", pa.repeat(later, 300)
+    )
+    folder = lake.files_under(TRANSFORMED_ZONE)[0].rsplit("/", 1)[0]
+    pq.write_table(again.cast(INVOICE_LINE_SCHEMA), lake.path(f"{folder}/stream-delivery.parquet"))
+
+    done = dbt_build(tmp_path / "lake", tmp_path / "warehouse.duckdb", tmp_path)
+    assert done.returncode == 0, done.stdout[-4000:]
+    rows = parse_csv_lines(slice_lines[:1001])
+    net = sum(int(r["Quantity"]) * Decimal(r["UnitPrice"]) for r in rows)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        got = con.execute("select count(*), sum(line_amount) from fct_sales_lines").fetchone()
+        redelivered = con.execute(
+            "select count(*) from fct_sales_lines where source_file like '%/stream/%'"
+        ).fetchone()
+    assert got == (len(rows), net)
+    assert redelivered == (300,)  # the latest landing of each event is the one kept
