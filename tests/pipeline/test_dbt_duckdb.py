@@ -3,9 +3,7 @@ this test computes itself from the source lines (csv + Decimal, no pyarrow, no S
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from support import parse_csv_lines, write_csv
+from support import dbt_env, parse_csv_lines, run_dbt, write_csv
 
 from ingestion.batch_job import run_batch_job
 from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
@@ -115,18 +113,7 @@ def expected_from(rows: list[dict[str, str]]) -> Expected:
 
 
 def dbt_build(lake_root: Path, warehouse: Path, workdir: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "LAKE_ROOT": str(lake_root),
-        "DUCKDB_PATH": str(warehouse),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
-        "DBT_TARGET_PATH": str(workdir / "target"),
-        "DBT_LOG_PATH": str(workdir / "logs"),
-    }
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run(
-        [str(dbt), "build"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
-    )
+    return run_dbt(["build"], workdir, dbt_env(workdir, lake_root, warehouse))
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from support import DBT, dbt_env
 
 from ingestion.batch_job import run_batch_job
 from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
@@ -60,20 +60,10 @@ MART_LINEAGE = {"source_file", "source_line_number", "ingested_at", "event_id"}
 
 
 def dbt_build(lake: Path, warehouse: Path, work: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "LAKE_ROOT": str(lake),
-        "DUCKDB_PATH": str(warehouse),
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
-        # our own target and logs: other builds may share the project folder
-        "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"),
-    }
-    dbt = Path(sys.executable).with_name("dbt")
     return subprocess.Popen(
-        [str(dbt), "build", "--quiet"],
+        [str(DBT), "build", "--quiet"],
         cwd=PROJECT_DIR,
-        env=env,
+        env=dbt_env(work, lake, warehouse),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from support import run_dbt  # noqa: F401  (re-exported for the target tests)
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-def run_dbt(
-    args: list[str], workdir: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    """`dbt <args>` in the project, artefacts and logs under `workdir`, never the repo's."""
-    full_env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT_DIR / "profiles"),
-        "DBT_TARGET_PATH": str(workdir / "target"),
-        "DBT_LOG_PATH": str(workdir / "logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",  # offline: no tracking calls
-        **(env or {}),
-    }
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run(
-        [str(dbt), *args], cwd=PROJECT_DIR, env=full_env, capture_output=True, text=True
-    )
 
 
 def manifest(workdir: Path) -> dict[str, Any]:
