@@ -24,9 +24,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingestion.batch_job import BatchResult, run_batch_job
-from ingestion.dataset import PROJECT_DIR, UCI_URL, fetch_original, verified_shipped_copy
+from ingestion.batch_job import BatchResult, ReconciliationError, run_batch_job
+from ingestion.dataset import (
+    PROJECT_DIR,
+    UCI_URL,
+    DigestMismatch,
+    fetch_original,
+    verified_shipped_copy,
+)
 from ingestion.lake import Lake, land_file
+from ingestion.sources import SourceFormatError
 
 DEFAULT_LAKE = os.environ.get("LAKE_ROOT", str(PROJECT_DIR / "lake"))
 DEFAULT_WAREHOUSE = os.environ.get(
@@ -343,7 +350,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (SourceFormatError, DigestMismatch, ReconciliationError, OSError) as error:
+        # The user's input or environment, not a bug: one clear line, no traceback.
+        print(f"online-retail {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as error:
+        print(f"online-retail {args.command}: {error.cmd[0]} failed (exit {error.returncode}); "
+              "its output is above", file=sys.stderr)  # fmt: skip
+        return error.returncode
 
 
 if __name__ == "__main__":
