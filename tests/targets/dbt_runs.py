@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support import run_dbt  # noqa: F401  (re-exported for the target tests)
-
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 

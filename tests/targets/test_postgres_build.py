@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-from dbt_runs import mart_models, run_dbt
+from dbt_runs import mart_models
 from pg_server import SKIP_REASON, PostgresServer, find_pg_bin, load_lake, postgres_server
-from support import write_csv
+from support import run_dbt, write_csv
 
 from ingestion.batch_job import run_batch_job
 from ingestion.catalog import RAW_SCHEMA

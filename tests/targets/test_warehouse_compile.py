@@ -12,8 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 import sqlglot
-from dbt_runs import manifest, run_dbt
+from dbt_runs import manifest
 from sqlglot.errors import ErrorLevel
+from support import run_dbt
 
 from ingestion.catalog import (
     DEFAULT_GLUE_DATABASE,
