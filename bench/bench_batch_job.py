@@ -143,7 +143,7 @@ Timed = tuple[int, tuple[float, float]]  # rows, (wall seconds, CPU seconds)
 
 
 def _job(source: Path, workdir: Path) -> Callable[[], Timed]:
-    from ingestion.batch_job import run_batch_job
+    from ingestion.batch.job import run_batch_job
     from ingestion.lake import Lake, land_file
 
     def run() -> Timed:

@@ -36,15 +36,15 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
     KinesisStreamEvent,
 )
 
-from ingestion.schema import SOURCE_COLUMNS
-from ingestion.stream.events import (
+from ingestion.contract.schema import SOURCE_COLUMNS
+from local_stack.events import (
     KinesisRecordIn,
     firehose_event,
     kinesis_event,
 )
-from ingestion.stream.firehose_transform import transform
+from ingestion.stream.handlers.firehose_transform import transform
 from ingestion.stream.items import item_writes
-from ingestion.stream.kinesis_consumer import stream_name_of
+from ingestion.stream.handlers.kinesis_consumer import stream_name_of
 from ingestion.stream.records import (
     RecordOrigin,
     StreamRecord,

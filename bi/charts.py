@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingestion.bi.dashboard import HOME_COUNTRY, period_label
-from ingestion.bi.marts import TOP_COUNTRIES, DashboardData, Period
+from bi.dashboard import HOME_COUNTRY, period_label
+from bi.marts import TOP_COUNTRIES, DashboardData, Period
 
 if TYPE_CHECKING:  # matplotlib is imported lazily: only this module draws
     from matplotlib.axes import Axes

@@ -15,7 +15,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from ingestion.bi.marts import (
+from bi.marts import (
     TOP_COUNTRIES,
     DashboardData,
     Period,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from ingestion.bi.marts import table
+from bi.marts import table
 
 if TYPE_CHECKING:  # the Hyper API is imported only when an extract is written
     from tableauhyperapi import SqlType

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.dataset import PROJECT_DIR
+from ingestion.batch.dataset import PROJECT_DIR
 
 DEFINITIONS_DIR = PROJECT_DIR / "bi" / "quicksight"
 ENGINES = ("athena", "redshift")

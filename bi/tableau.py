@@ -13,7 +13,7 @@ from pathlib import Path
 from string import Template
 from xml.sax.saxutils import escape
 
-from ingestion.dataset import PROJECT_DIR
+from ingestion.batch.dataset import PROJECT_DIR
 
 TDS_TEMPLATE = PROJECT_DIR / "bi" / "tableau" / "online_retail_redshift.tds"
 # The defaults of dbt's redshift target; host and user have none.

@@ -24,8 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingestion.batch_job import BatchResult, ReconciliationError, run_batch_job
-from ingestion.dataset import (
+from ingestion.batch.job import BatchResult, ReconciliationError, run_batch_job
+from ingestion.batch.dataset import (
     PROJECT_DIR,
     UCI_URL,
     DigestMismatch,
@@ -33,7 +33,7 @@ from ingestion.dataset import (
     verified_shipped_copy,
 )
 from ingestion.lake import Lake, land_file
-from ingestion.sources import SourceFormatError
+from ingestion.batch.sources import SourceFormatError
 
 DEFAULT_LAKE = os.environ.get("LAKE_ROOT", str(PROJECT_DIR / "lake"))
 DEFAULT_WAREHOUSE = os.environ.get(
@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     dbt(["build"], args.lake, args.warehouse)
     print("4/5 dbt docs generate --static")
     dbt(["docs", "generate", "--static"], args.lake, args.warehouse)
-    from ingestion.bi.dashboard import write_dashboard
+    from bi.dashboard import write_dashboard
 
     print("5/5 dashboard")
     dashboard = write_dashboard(args.warehouse, BI_OUT)
@@ -153,7 +153,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from ingestion.catalog import register_lake
+    from ingestion.catalog.tables import register_lake
 
     changes = register_lake(Lake(args.lake), database=args.database)
     print(changes.describe())
@@ -161,7 +161,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_redshift_sql(args: argparse.Namespace) -> int:
-    from ingestion.catalog import BATCH_MANIFESTS, jsonpaths, redshift_load_sql
+    from ingestion.catalog.tables import BATCH_MANIFESTS, jsonpaths, redshift_load_sql
 
     lake = Lake(args.lake)
     # the COPY of the manifests reads its JSONPaths file from the lake
@@ -188,9 +188,9 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from ingestion.bi.charts import write_pngs
-    from ingestion.bi.dashboard import write_dashboard
-    from ingestion.bi.marts import load_dashboard_data
+    from bi.charts import write_pngs
+    from bi.dashboard import write_dashboard
+    from bi.marts import load_dashboard_data
 
     print(write_dashboard(args.warehouse, args.out_dir))
     if args.png_dir:
@@ -200,7 +200,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_hyper(args: argparse.Namespace) -> int:
-    from ingestion.bi.hyper_export import export_hyper
+    from bi.hyper_export import export_hyper
 
     for exported in export_hyper(args.warehouse, args.out):
         print(f"  {exported.mart:<28} {exported.rows:>9,} rows  {exported.columns:>3} columns")
@@ -209,14 +209,14 @@ def cmd_hyper(args: argparse.Namespace) -> int:
 
 
 def cmd_tableau_tds(args: argparse.Namespace) -> int:
-    from ingestion.bi.tableau import write_tds
+    from bi.tableau import write_tds
 
     print(write_tds(args.out_dir))
     return 0
 
 
 def cmd_quicksight(args: argparse.Namespace) -> int:
-    from ingestion.bi import quicksight
+    from bi import quicksight
 
     if args.action == "deploy":
         for operation, arn in quicksight.deploy_from_env(args.engine):
@@ -228,7 +228,7 @@ def cmd_quicksight(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from ingestion.stream.replay import DEFAULT_DAY, dataset_selection, run_replay
+    from local_stack.replay import DEFAULT_DAY, dataset_selection, run_replay
 
     logging.getLogger("botocore").setLevel(logging.WARNING)  # one line per client otherwise
     source = Path(args.source) if args.source else verified_shipped_copy()

@@ -22,6 +22,10 @@ TRANSFORMED_ZONE = "transformed/online_retail/invoice_lines"
 QUARANTINE_ZONE = "quarantine/online_retail/invoice_lines"
 MANIFEST_ZONE = "manifests/online_retail/batch"
 
+# Parquet that Athena and Redshift Spectrum read: Snappy, microsecond timestamps. Every
+# writer of the lake (the batch job, the stream Lambdas) uses these.
+PARQUET_OPTIONS = {"compression": "snappy", "coerce_timestamps": "us", "version": "2.6"}
+
 
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     if root.startswith("s3://"):
@@ -45,6 +49,8 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
 
 @dataclass
 class Lake:
+    """One lake root (a folder or s3://bucket/prefix) and the pyarrow filesystem serving it."""
+
     root: str
 
     def __post_init__(self) -> None:
@@ -57,9 +63,6 @@ class Lake:
     def uri(self, relative: str) -> str:
         """A URI for people and for engines that read the lake (dbt, DuckDB, Athena)."""
         return f"{self.root.rstrip('/')}/{relative.strip('/')}"
-
-    def exists(self, relative: str) -> bool:
-        return self.filesystem.get_file_info(self.path(relative)).type != pafs.FileType.NotFound
 
     def ensure_dir(self, relative: str) -> None:
         # Object stores have no folders; pyarrow would write empty marker objects there.

@@ -36,9 +36,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.lake import Lake
-from ingestion.schema import INVOICE_LINE_SCHEMA
-from ingestion.stream import aws
-from ingestion.stream.events import (
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA
+from ingestion.stream import settings
+from local_stack.events import (
     KinesisRecordIn,
     context,
     delivery_stream_arn,
@@ -64,18 +64,18 @@ class TransformContractError(RuntimeError):
     """The transformation Lambda broke Firehose's recordId/result contract."""
 
 
-def create_stack(settings: aws.Settings, shards: int = 2) -> None:
+def create_stack(settings: settings.Settings, shards: int = 2) -> None:
     """Create the lake bucket, the Kinesis stream and the two DynamoDB tables."""
     import boto3
 
     bucket = settings.lake_root.removeprefix("s3://").split("/", 1)[0]
     boto3.client("s3").create_bucket(Bucket=bucket)
-    kinesis = aws.kinesis()
+    kinesis = settings.kinesis()
     kinesis.create_stream(StreamName=settings.stream_name, ShardCount=shards)
     kinesis.get_waiter("stream_exists").wait(
         StreamName=settings.stream_name, WaiterConfig={"Delay": 0.1}
     )
-    dynamodb = aws.dynamodb()
+    dynamodb = settings.dynamodb()
     for table, (partition, sort) in (
         (settings.customer_table, CUSTOMER_KEY),
         (settings.invoice_table, INVOICE_KEY),
@@ -154,7 +154,7 @@ class EventSourceMapping:
     ) -> None:
         self.handler, self.function_name, self.stream_name = handler, function_name, stream_name
         self.batch_size, self.maximum_retry_attempts = batch_size, maximum_retry_attempts
-        self.readers = shard_readers(aws.kinesis(), stream_name)
+        self.readers = shard_readers(settings.kinesis(), stream_name)
         self.stats = MappingStats()
 
     def poll(self) -> int:
@@ -276,7 +276,7 @@ class FirehoseDelivery:
         self.delivery_stream, self.stream_name, self.lake = delivery_stream, stream_name, lake
         self.processor_buffer, self.destination_buffer = processor_buffer, destination_buffer
         self.clock = clock
-        self.readers = shard_readers(aws.kinesis(), stream_name)
+        self.readers = shard_readers(settings.kinesis(), stream_name)
         self.stats = DeliveryStats()
         self._to_transform = _Pending()
         self._to_deliver: dict[tuple[str, str], _Pending] = {}

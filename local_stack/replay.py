@@ -29,11 +29,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, RAW_ZONE, TRANSFORMED_ZONE, Lake
-from ingestion.schema import SOURCE_COLUMNS
-from ingestion.stream import aws
-from ingestion.stream.events import context, http_api_event, rest_api_event
+from ingestion.contract.schema import SOURCE_COLUMNS
+from ingestion.stream import settings
+from local_stack.events import context, http_api_event, rest_api_event
 from ingestion.stream.items import LINES
-from ingestion.stream.local_runner import (
+from local_stack.firehose import (
     DESTINATION_BUFFER,
     PROCESSOR_BUFFER,
     Buffering,
@@ -142,15 +142,15 @@ class LocalStack:
         for key, value in self.environment(endpoint).items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
-        aws.cold_start()
+        settings.cold_start()
         # Imported here, as the Lambda runtime imports a handler: in its environment
         # (Powertools reads its log level when a module creates its Logger).
-        from ingestion.stream import api, firehose_transform, kinesis_consumer
+        from ingestion.stream.handlers import api, firehose_transform, kinesis_consumer
 
         self.api = api
-        self.settings = aws.settings()
+        self.settings = settings.current()
         create_stack(self.settings, self.shards)
-        self.lake = aws.lake()
+        self.lake = settings.lake()
         self.mapping = EventSourceMapping(
             kinesis_consumer.handler,
             "online-retail-kinesis-consumer",
@@ -173,7 +173,7 @@ class LocalStack:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        aws.cold_start()
+        settings.cold_start()
         if self._server is not None:
             self._server.stop()
 
@@ -253,7 +253,7 @@ def send_lines(
 
 def _event_ids_in_stream(stack: LocalStack) -> tuple[int, set[str]]:
     records, ids = 0, set()
-    for reader in shard_readers(aws.kinesis(), stack.settings.stream_name):
+    for reader in shard_readers(settings.kinesis(), stack.settings.stream_name):
         while batch := reader.read(10_000):
             records += len(batch)
             for r in batch:
@@ -274,7 +274,7 @@ def _parquet_under(lake: Lake, zone: str) -> dict[str, pa.Table]:
 
 def _dynamodb_line_ids(table: str) -> set[str]:
     ids: set[str] = set()
-    for page in aws.dynamodb().get_paginator("scan").paginate(TableName=table):
+    for page in settings.dynamodb().get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
             ids.update(item.get(LINES, {"M": {}})["M"])
     return ids
@@ -389,7 +389,7 @@ def ensure_batch_manifest(lake: Lake) -> str | None:
     they match no file, and a lake fed only by the stream has no batch manifest. An
     empty day's file through the batch job is a real run (0 lines in, 0 landed, 0
     quarantined) that gives both zones a file. Returns the file's key, if it ran."""
-    from ingestion.batch_job import run_batch_job
+    from ingestion.batch.job import run_batch_job
 
     if any(k.endswith(".json") for k in lake.files_under(MANIFEST_ZONE)):
         return None
@@ -452,7 +452,7 @@ def bad_lines(count: int) -> tuple[list[str], list[bytes]]:
 
 def put_direct(stack: LocalStack, records: Sequence[bytes]) -> None:
     for i, data in enumerate(records):
-        aws.kinesis().put_record(
+        settings.kinesis().put_record(
             StreamName=stack.settings.stream_name, Data=data, PartitionKey=f"direct-{i}"
         )
 
@@ -472,7 +472,7 @@ def run_replay(
 ) -> ReplayReport:
     """Start the stack, send the lines (`lines[0]` is the header), drain, mirror the
     lake for dbt, build the warehouse (unless `warehouse` is None) and count every hop."""
-    from ingestion.cli import dbt
+    from cli.main import dbt
 
     selected = [lines[i] for i in indexes]
     # The line's identity in the dataset, as the batch job names it (header = line 1).

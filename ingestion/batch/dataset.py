@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from ingestion.cleaning import Lineage, clean_batch
-from ingestion.schema import COLUMN_NAMES
-from ingestion.sources import ReadReport, read_source
+from ingestion.contract.cleaning import Lineage, clean_batch
+from ingestion.contract.schema import COLUMN_NAMES
+from ingestion.batch.sources import ReadReport, read_source
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SHIPPED_COPY = PROJECT_DIR / "data" / "online_retail.csv.gz"
@@ -51,10 +51,11 @@ def content_digest(path: Path) -> tuple[str, int]:
     number of lines: equal for any faithful copy, whatever its format or encoding."""
     digest = hashlib.sha256()
     lines = 0
-    lineage = Lineage(source_file=path.name, ingested_at=datetime.now(UTC))
+    read_at = datetime.now(UTC)
     columns = list(COLUMN_NAMES.values())
     for chunk in read_source(str(path.resolve()), pafs.LocalFileSystem(), ReadReport()):
-        result = clean_batch(chunk.lines, chunk.line_numbers, lineage)
+        lineage = Lineage.of_file(path.name, read_at, chunk.line_numbers)
+        result = clean_batch(chunk.lines, lineage)
         for row in result.landed.select(columns).to_pylist():
             digest.update(repr(tuple(row.values())).encode())
         lines += result.landed.num_rows + result.quarantined.num_rows + len(chunk.malformed)

@@ -1,7 +1,7 @@
 """The batch job: a raw file in the lake's raw zone -> cleaned, partitioned Parquet.
 
 Written as the prototype's Glue ETL job, but with nothing Glue-specific: it runs as an
-AWS Glue Python shell job (`python -m ingestion.batch_job --source ... --lake s3://...`),
+AWS Glue Python shell job (`python -m ingestion.batch.job --source ... --lake s3://...`),
 in any container, or on a laptop. It streams: one chunk of lines in memory at a time,
 one open Parquet writer per (year, month) partition.
 
@@ -22,16 +22,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.cleaning import Lineage, clean_batch, quarantine_table
-from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, output_name
-from ingestion.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
-from ingestion.sources import ReadReport, read_source
+from ingestion.contract.cleaning import Lineage, clean_batch, quarantine_table
+from ingestion.lake import (
+    MANIFEST_ZONE,
+    PARQUET_OPTIONS,
+    QUARANTINE_ZONE,
+    TRANSFORMED_ZONE,
+    Lake,
+    output_name,
+)
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
+from ingestion.batch.sources import ReadReport, read_source
 
 log = logging.getLogger(__name__)
-
-# Parquet that Athena and Redshift Spectrum read: Snappy, microsecond timestamps.
-PARQUET_OPTIONS = {"compression": "snappy", "coerce_timestamps": "us", "version": "2.6"}
-
 
 class ReconciliationError(RuntimeError):
     """Lines read != lines landed + lines quarantined: something was lost. Never expected."""
@@ -112,7 +115,6 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     """Clean `source_file` (a key in the lake, e.g. raw/online_retail/x.csv.gz)."""
     started_at = datetime.now(UTC)
     ingested_at = ingested_at or started_at
-    lineage = Lineage(source_file=source_file, ingested_at=ingested_at)
     name = output_name(source_file)
 
     report = ReadReport()
@@ -127,7 +129,8 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     landed = quarantined = 0
     try:
         for chunk in read_source(lake.path(source_file), lake.filesystem, report):
-            result = clean_batch(chunk.lines, chunk.line_numbers, lineage)
+            lineage = Lineage.of_file(source_file, ingested_at, chunk.line_numbers)
+            result = clean_batch(chunk.lines, lineage)
             transformed.write(result.landed)
             malformed = quarantine_table(
                 event_ids=[f"{source_file}:{m.line_number}" for m in chunk.malformed],

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
-from ingestion.schema import SOURCE_COLUMNS
+from ingestion.contract.schema import SOURCE_COLUMNS
 
 CHUNK_BYTES = 16 * 1024 * 1024  # decompressed bytes parsed at a time
 XLSX_CHUNK_ROWS = 100_000

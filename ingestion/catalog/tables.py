@@ -1,43 +1,24 @@
-"""The lake's tables: their one definition, registered in the Glue Data Catalog.
-
-This replaces the prototype's Glue crawler. A crawler guesses types from the files and
-drifts when a file looks different; here every table's columns come from the schema
-contract (`ingestion/schema.py`), so Athena, Redshift Spectrum and the batch job agree.
-
-    database   GLUE_DATABASE (default online_retail_lake): the dbt sources read it
-    tables     invoice_lines       transformed zone, Parquet, partitions year / month
-               quarantined_lines   quarantine zone, Parquet
-               batch_manifests     manifests zone, JSON (one object per batch run)
-               raw_invoice_lines   raw zone, the CSV files as received (all strings)
-
-`register_lake()` is idempotent: a table equal to its definition is left alone (no new
-version), a table that differs is updated (Glue keeps the old one as a version, so a
-schema change is visible in the table's history and never a silent drift), and the
-partitions registered are exactly the year=/month= folders present in the lake.
-
-The same definitions give the DDL of native tables (Redshift's COPY path, PostgreSQL in
-the tests) and Redshift's COPY statements, so no engine has a column list of its own.
+"""The lake's tables, defined once from the schema contract: the zones as Glue / Hive
+tables (columns, storage, partition keys) and the names dbt's sources share with them.
+Pure definitions: no boto3.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, RAW_ZONE, TRANSFORMED_ZONE, Lake
-from ingestion.schema import (
+from ingestion.contract.schema import (
     COLUMN_NAMES,
     INVOICE_LINE_SCHEMA,
     PARTITION_COLUMNS,
     QUARANTINE_SCHEMA,
     glue_columns,
 )
+from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, RAW_ZONE, TRANSFORMED_ZONE
 
 # The one place for the Glue database's name; dbt's sources read the same env var with
 # the same default (dbt_project.yml `glue_database`), and a test compares the two.
@@ -51,7 +32,7 @@ RAW_SCHEMA = "online_retail_raw"
 
 Format = Literal["parquet", "json", "csv"]
 
-# The batch job's manifest (ingestion/batch_job.py BatchResult), as Glue / Hive types.
+# The batch job's manifest (ingestion/batch/job.py BatchResult), as Glue / Hive types.
 # Times stay strings: they are ISO 8601 with an offset, which staging parses.
 MANIFEST_COLUMNS: list[dict[str, str]] = [
     {"Name": "source_file", "Type": "string"},
@@ -181,273 +162,3 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
 
 def glue_database() -> str:
     return os.environ.get(GLUE_DATABASE_ENV, DEFAULT_GLUE_DATABASE)
-
-
-# ---------------------------------------------------------------- Glue registration
-
-
-@dataclass
-class CatalogChanges:
-    """What one registration did; all empty on a second run over the same lake."""
-
-    database_created: bool = False
-    tables_created: list[str] = field(default_factory=list)
-    tables_updated: list[str] = field(default_factory=list)
-    partitions_added: list[tuple[str, str]] = field(default_factory=list)
-    partitions_updated: list[tuple[str, str]] = field(default_factory=list)
-    partitions_removed: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return any(
-            (
-                self.database_created,
-                self.tables_created,
-                self.tables_updated,
-                self.partitions_added,
-                self.partitions_updated,
-                self.partitions_removed,
-            )
-        )
-
-    def describe(self) -> str:
-        if not self.changed:
-            return "catalog already up to date: nothing changed"
-        parts = []
-        if self.database_created:
-            parts.append("database created")
-        for label, items in (
-            ("tables created", self.tables_created),
-            ("tables updated (new version)", self.tables_updated),
-            ("partitions added", self.partitions_added),
-            ("partitions updated", self.partitions_updated),
-            ("partitions removed", self.partitions_removed),
-        ):
-            if items:
-                parts.append(f"{label}: {len(items)}")
-        return "; ".join(parts)
-
-
-_PARTITION_PATH = re.compile(r"/year=(\d{4})/month=(\d{2})/[^/]+$")
-
-
-def lake_partitions(lake: Lake) -> list[tuple[str, str]]:
-    """(year, month) of every partition folder that holds a file, as the path spells it."""
-    found = {
-        m.groups()
-        for key in lake.files_under(TRANSFORMED_ZONE)
-        if (m := _PARTITION_PATH.search("/" + key))
-    }
-    return sorted(found)
-
-
-def _comparable(table: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a Glue table (GetTable or TableInput) that its definition sets."""
-    sd = table.get("StorageDescriptor", {})
-    return {
-        "Description": table.get("Description", ""),
-        "TableType": table.get("TableType"),
-        "Parameters": table.get("Parameters", {}),
-        "PartitionKeys": [
-            {"Name": c["Name"], "Type": c["Type"]} for c in table.get("PartitionKeys", [])
-        ],
-        "Columns": [{"Name": c["Name"], "Type": c["Type"]} for c in sd.get("Columns", [])],
-        "Location": sd.get("Location"),
-        "InputFormat": sd.get("InputFormat"),
-        "OutputFormat": sd.get("OutputFormat"),
-        "SerdeInfo": {
-            "SerializationLibrary": sd.get("SerdeInfo", {}).get("SerializationLibrary"),
-            "Parameters": sd.get("SerdeInfo", {}).get("Parameters", {}),
-        },
-    }
-
-
-def _partition_input(table_input: dict[str, Any], year: str, month: str) -> dict[str, Any]:
-    storage = dict(table_input["StorageDescriptor"])
-    storage["Location"] = f"{storage['Location']}year={year}/month={month}/"
-    return {"Values": [year, month], "StorageDescriptor": storage}
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _sync_partitions(
-    glue: Any, database: str, table_input: dict[str, Any], lake: Lake, changes: CatalogChanges
-) -> None:
-    wanted = {(y, m): _partition_input(table_input, y, m) for y, m in lake_partitions(lake)}
-    existing: dict[tuple[str, str], dict[str, Any]] = {}
-    for page in glue.get_paginator("get_partitions").paginate(
-        DatabaseName=database, TableName=table_input["Name"]
-    ):
-        for partition in page["Partitions"]:
-            existing[tuple(partition["Values"])] = partition  # type: ignore[index]
-
-    # Glue takes at most 100 partitions per batch call (25 for BatchDeletePartition's peers)
-    missing = [wanted[k] for k in sorted(wanted.keys() - existing.keys())]
-    for chunk in _chunks(missing, 100):
-        response = glue.batch_create_partition(
-            DatabaseName=database, TableName=table_input["Name"], PartitionInputList=chunk
-        )
-        if response.get("Errors"):
-            raise RuntimeError(f"Glue BatchCreatePartition failed: {response['Errors']}")
-    changes.partitions_added += sorted(wanted.keys() - existing.keys())
-
-    # A partition registered with an older column list is brought to the table's schema,
-    # so Redshift Spectrum (which reads partition metadata) sees the same columns as Athena.
-    stale = sorted(
-        k
-        for k in wanted.keys() & existing.keys()
-        if _comparable({"StorageDescriptor": existing[k]["StorageDescriptor"]})
-        != _comparable({"StorageDescriptor": wanted[k]["StorageDescriptor"]})
-    )
-    for key in stale:
-        glue.update_partition(
-            DatabaseName=database,
-            TableName=table_input["Name"],
-            PartitionValueList=list(key),
-            PartitionInput=wanted[key],
-        )
-    changes.partitions_updated += stale
-
-    # A folder the batch job pruned is no partition any more.
-    gone = sorted(existing.keys() - wanted.keys())
-    for chunk in _chunks(gone, 25):
-        glue.batch_delete_partition(
-            DatabaseName=database,
-            TableName=table_input["Name"],
-            PartitionsToDelete=[{"Values": list(k)} for k in chunk],
-        )
-    changes.partitions_removed += gone
-
-
-def register_lake(
-    lake: Lake,
-    glue: Any | None = None,
-    database: str | None = None,
-    tables: Iterable[LakeTable] = LAKE_TABLES,
-) -> CatalogChanges:
-    """Create or bring up to date the Glue database, the lake's tables and the partitions
-    of invoice_lines. `lake.root` must be the s3:// URI Athena and Spectrum will read."""
-    import boto3  # only this function talks to AWS; the definitions above are pure
-
-    glue = glue or boto3.client("glue")
-    database = database or glue_database()
-    changes = CatalogChanges()
-    try:
-        glue.get_database(Name=database)
-    except glue.exceptions.EntityNotFoundException:
-        glue.create_database(
-            DatabaseInput={
-                "Name": database,
-                "Description": "Online Retail lake: tables defined by ingestion/catalog.py",
-            }
-        )
-        changes.database_created = True
-
-    for table in tables:
-        wanted = table.table_input(lake.root)
-        try:
-            current = glue.get_table(DatabaseName=database, Name=table.name)["Table"]
-        except glue.exceptions.EntityNotFoundException:
-            glue.create_table(DatabaseName=database, TableInput=wanted)
-            changes.tables_created.append(table.name)
-        else:
-            if _comparable(current) != _comparable(wanted):
-                # UpdateTable archives the previous definition as a table version
-                glue.update_table(DatabaseName=database, TableInput=wanted)
-                changes.tables_updated.append(table.name)
-        if table.partition_keys:
-            _sync_partitions(glue, database, wanted, lake, changes)
-    return changes
-
-
-# ------------------------------------------------- native tables: Redshift COPY, PostgreSQL
-
-Dialect = Literal["redshift", "postgres"]
-
-
-def _native_type(arrow_type: pa.DataType, dialect: Dialect) -> str:
-    if pa.types.is_string(arrow_type):
-        # Redshift's varchar is bytes, max 65535; PostgreSQL's text has no limit
-        return "varchar(65535)" if dialect == "redshift" else "text"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamptz" if arrow_type.tz else "timestamp"
-    if pa.types.is_decimal(arrow_type):
-        return f"decimal({arrow_type.precision},{arrow_type.scale})"
-    names = {pa.int32(): "integer", pa.int64(): "bigint"}
-    return names[arrow_type]
-
-
-_GLUE_TO_ARROW = {"string": pa.string(), "bigint": pa.int64(), "int": pa.int32()}
-
-
-def native_columns(table: LakeTable, dialect: Dialect) -> list[tuple[str, str]]:
-    """(name, type) of the native table a COPY loads; nested manifest fields are left out
-    (dbt reads none of them)."""
-    if table.arrow_schema is not None:
-        return [(f.name, _native_type(f.type, dialect)) for f in table.arrow_schema]
-    return [
-        (c["Name"], _native_type(_GLUE_TO_ARROW[c["Type"]], dialect))
-        for c in table.columns
-        if c["Type"] in _GLUE_TO_ARROW
-    ]
-
-
-def create_table_sql(table: LakeTable, schema: str, dialect: Dialect) -> str:
-    columns = ",\n".join(f"    {name} {kind}" for name, kind in native_columns(table, dialect))
-    return f"create table if not exists {schema}.{table.name} (\n{columns}\n)"
-
-
-def jsonpaths(table: LakeTable, dialect: Dialect = "redshift") -> str:
-    """The JSONPaths file of a COPY ... FORMAT JSON: one path per native column, in order."""
-    paths = [f"$['{name}']" for name, _ in native_columns(table, dialect)]
-    return json.dumps({"jsonpaths": paths}, indent=2)
-
-
-def copy_manifest(lake: Lake, keys: Iterable[str]) -> str:
-    """A Redshift COPY manifest naming exactly the files of one batch run (the batch
-    manifest's output_files); content_length is required for Parquet."""
-    entries = []
-    for key in keys:
-        size = lake.filesystem.get_file_info(lake.path(key)).size
-        entries.append({"url": lake.uri(key), "mandatory": True, "meta": {"content_length": size}})
-    return json.dumps({"entries": entries}, indent=2)
-
-
-def redshift_load_sql(
-    lake_root: str,
-    iam_role: str,
-    *,
-    raw_schema: str = RAW_SCHEMA,
-    spectrum_schema: str = SPECTRUM_SCHEMA,
-    database: str | None = None,
-    jsonpaths_uri: str | None = None,
-) -> list[str]:
-    """Redshift statements for both ways dbt can read the lake:
-
-    - Spectrum: an external schema over the Glue database (no copy; Spectrum reads S3);
-    - COPY: native tables from the contract, truncated and loaded (Parquet by column
-      order, manifests with a JSONPaths file), for workloads that scan the facts often.
-    """
-    database = database or glue_database()
-    root = lake_root.rstrip("/")
-    jsonpaths_uri = jsonpaths_uri or f"{root}/catalog/redshift/batch_manifests.jsonpaths"
-    statements = [
-        f"create external schema if not exists {spectrum_schema} "
-        f"from data catalog database '{database}' iam_role '{iam_role}'",
-        f"create schema if not exists {raw_schema}",
-    ]
-    for table in (INVOICE_LINES, QUARANTINED_LINES, BATCH_MANIFESTS):
-        statements.append(create_table_sql(table, raw_schema, "redshift"))
-        statements.append(f"truncate table {raw_schema}.{table.name}")
-        source = table.location(root)
-        if table.format == "parquet":
-            options = "format as parquet"
-        else:
-            options = f"format as json '{jsonpaths_uri}' timeformat 'auto'"
-        statements.append(
-            f"copy {raw_schema}.{table.name} from '{source}' iam_role '{iam_role}' {options}"
-        )
-    return statements

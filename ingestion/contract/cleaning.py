@@ -19,13 +19,14 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.schema import (
+from ingestion.contract.schema import (
     COLUMN_NAMES,
     INVOICE_LINE_SCHEMA,
     QUARANTINE_SCHEMA,
     SOURCE_COLUMNS,
     UNIT_PRICE_TYPE,
 )
+from ingestion.errors import OnlineRetailError
 
 # Timestamp layouts seen in real copies of the dataset, tried in this order. Slash dates
 # are month first, as in the UCI CSV exports (`12/1/2010 8:26` is 1 December 2010).
@@ -43,14 +44,53 @@ _PRICE = r"^[+-]?[0-9]{1,9}(\.[0-9]{0,3}0*)?$"  # at most 3 significant decimals
 _CUSTOMER_ID = r"^[0-9]+(\.0*)?$"  # 17850 or 17850.0
 _TRAILING_ZERO_FRACTION = r"\.0*$"
 _INT32_MAX = 2**31 - 1
+INGESTED_AT_TYPE = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
 class Lineage:
-    """Where a batch of raw lines came from."""
+    """Where each raw line of a batch came from, one value per row.
 
-    source_file: str  # path relative to the lake root, or a stream's name
-    ingested_at: datetime  # timezone-aware UTC
+    A file's lines share a source and an ingestion time (`Lineage.of_file`); a batch of
+    stream records does not, and passes each record's own values, so every row lands or
+    is quarantined with its real lineage.
+    """
+
+    event_ids: pa.Array  # string: the line's identity, for deduplication downstream
+    source_files: pa.Array  # string: path relative to the lake root, or a stream's name
+    line_numbers: pa.Array  # int64: the line's position in its source
+    ingested_at: pa.Array  # timestamp("us", tz="UTC")
+
+    @classmethod
+    def of_file(
+        cls,
+        source_file: str,
+        ingested_at: datetime,
+        line_numbers: Sequence[int] | pa.Array,
+        event_ids: Sequence[str] | pa.Array | None = None,
+    ) -> Lineage:
+        """The lines of one source read at one time. Event ids default to
+        `<source_file>:<line_number>`, so a re-run of the same file gives the same ids."""
+        numbers = pa.array(line_numbers, pa.int64())
+        n = len(numbers)
+        if event_ids is None:
+            event_ids = pc.binary_join_element_wise(source_file, pc.cast(numbers, pa.string()), ":")
+        at = pa.scalar(ingested_at, INGESTED_AT_TYPE)
+        return cls(
+            event_ids=pa.array(event_ids, pa.string()),
+            source_files=pa.repeat(source_file, n) if n else pa.array([], pa.string()),
+            line_numbers=numbers,
+            ingested_at=pa.repeat(at, n) if n else pa.array([], INGESTED_AT_TYPE),
+        )
+
+    def filter(self, mask: pa.Array) -> Lineage:
+        """The lineage of the rows where `mask` is true."""
+        return Lineage(
+            self.event_ids.filter(mask),
+            self.source_files.filter(mask),
+            self.line_numbers.filter(mask),
+            self.ingested_at.filter(mask),
+        )
 
 
 @dataclass
@@ -58,6 +98,21 @@ class CleanResult:
     landed: pa.Table  # INVOICE_LINE_SCHEMA
     quarantined: pa.Table  # QUARANTINE_SCHEMA
     date_formats: dict[str, int] = field(default_factory=dict)  # format name -> lines
+    passed: pa.Array | None = None  # boolean per input row; None: every row landed
+
+    @property
+    def landed_positions(self) -> list[int]:
+        """Positions in the input batch of the landed rows, in order."""
+        if self.passed is None:
+            return list(range(self.landed.num_rows))
+        return pc.indices_nonzero(self.passed).to_pylist()
+
+    @property
+    def quarantined_positions(self) -> list[int]:
+        """Positions in the input batch of the quarantined rows, in order."""
+        if self.passed is None:
+            return []
+        return pc.indices_nonzero(pc.invert(self.passed)).to_pylist()
 
 
 @dataclass
@@ -173,28 +228,14 @@ def _customer_id(raw: pa.Array) -> _Rule:
     return _Rule(_without_zero_fraction(text), _fails(bad, text, "is not a numeric customer id"))
 
 
-def clean_batch(
-    raw: pa.Table,
-    line_numbers: pa.Array,
-    lineage: Lineage,
-    event_ids: pa.Array | None = None,
-) -> CleanResult:
-    """Apply the cleaning rules to `raw` (string columns named as in SOURCE_COLUMNS).
-
-    `line_numbers` locate each line in its source; `event_ids` identify each record
-    for deduplication downstream and default to `<source_file>:<line_number>`, which
-    makes a re-run of the same file produce the same ids.
-    """
+def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
+    """Apply the cleaning rules to `raw` (string columns named as in SOURCE_COLUMNS),
+    whose rows came from where `lineage` says, row by row."""
     n = raw.num_rows
     missing = [c for c in SOURCE_COLUMNS if c not in raw.column_names]
     if missing:
-        raise ValueError(f"raw batch lacks columns {missing}")
+        raise OnlineRetailError(f"the raw batch lacks columns {', '.join(missing)}")
     col = {c: raw.column(c).combine_chunks().cast(pa.string()) for c in SOURCE_COLUMNS}
-    line_numbers = pa.array(line_numbers, pa.int64())
-    if event_ids is None:
-        event_ids = pc.binary_join_element_wise(
-            lineage.source_file, pc.cast(line_numbers, pa.string()), ":"
-        )
 
     date_formats: dict[str, int] = {}
     rules: dict[str, _Rule] = {
@@ -217,13 +258,12 @@ def clean_batch(
         reason = pc.coalesce(reason, rules[name].reason)
     passed = pc.is_null(reason)
 
-    ingested_at = pa.scalar(lineage.ingested_at, pa.timestamp("us", tz="UTC"))
     landed = pa.table(
         {
-            "event_id": event_ids,
-            "source_file": pa.repeat(lineage.source_file, n) if n else pa.array([], pa.string()),
-            "source_line_number": line_numbers,
-            "ingested_at": pa.repeat(ingested_at, n) if n else pa.array([], ingested_at.type),
+            "event_id": lineage.event_ids,
+            "source_file": lineage.source_files,
+            "source_line_number": lineage.line_numbers,
+            "ingested_at": lineage.ingested_at,
             **{COLUMN_NAMES[source]: rules[source].values for source in SOURCE_COLUMNS},
         }
     ).select(INVOICE_LINE_SCHEMA.names)
@@ -232,17 +272,18 @@ def clean_batch(
                            date_formats)  # fmt: skip
 
     rejected = pc.invert(passed)
+    kept = lineage.filter(rejected)
     quarantined = quarantine_table(
-        event_ids=event_ids.filter(rejected),
-        source_file=lineage.source_file,
-        line_numbers=line_numbers.filter(rejected),
-        ingested_at=lineage.ingested_at,
+        event_ids=kept.event_ids,
+        source_file=kept.source_files,
+        line_numbers=kept.line_numbers,
+        ingested_at=kept.ingested_at,
         fields=failed_field.filter(rejected),
         reasons=reason.filter(rejected),
         raw_records=_raw_records(raw.filter(rejected)),
     )
     landed = landed.filter(passed).cast(INVOICE_LINE_SCHEMA)
-    return CleanResult(landed, quarantined, date_formats)
+    return CleanResult(landed, quarantined, date_formats, passed)
 
 
 def _raw_records(raw: pa.Table) -> list[str]:
@@ -253,27 +294,34 @@ def _raw_records(raw: pa.Table) -> list[str]:
 def quarantine_table(
     *,
     event_ids: Sequence[str] | pa.Array,
-    source_file: str,
+    source_file: str | pa.Array,
     line_numbers: Sequence[int] | pa.Array,
-    ingested_at: datetime,
+    ingested_at: datetime | pa.Array,
     fields: Sequence[str] | pa.Array,
     reasons: Sequence[str] | pa.Array,
     raw_records: Sequence[str],
 ) -> pa.Table:
-    """Rows for the quarantine zone (QUARANTINE_SCHEMA)."""
+    """Rows for the quarantine zone (QUARANTINE_SCHEMA); `source_file` and `ingested_at`
+    are one value for every row or an array with one per row."""
     n = len(raw_records)
     return pa.table(
         {
             "event_id": pa.array(event_ids, pa.string()),
-            "source_file": pa.array([source_file] * n, pa.string()),
+            "source_file": _per_row(source_file, n, pa.string()),
             "source_line_number": pa.array(line_numbers, pa.int64()),
-            "ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+            "ingested_at": _per_row(ingested_at, n, INGESTED_AT_TYPE),
             "field": pa.array(fields, pa.string()),
             "reason": pa.array(reasons, pa.string()),
             "raw_record": pa.array(raw_records, pa.string()),
         },
         schema=QUARANTINE_SCHEMA,
     )
+
+
+def _per_row(value: object, n: int, type_: pa.DataType) -> pa.Array:
+    if isinstance(value, pa.Array):
+        return value.cast(type_)
+    return pa.array([value] * n, type_)
 
 
 def raw_table(records: Iterable[Mapping[str, object]]) -> pa.Table:

@@ -1,12 +1,18 @@
 """The stream path: API Gateway -> Kinesis -> Lambda consumers -> DynamoDB and S3.
 
-    api.py                 POST /invoices: read, validate, keep raw, PutRecords
-    kinesis_consumer.py    Kinesis -> the customer and invoice tables in DynamoDB
-    firehose_transform.py  Firehose's transformation Lambda: clean, partition keys
-    query_api.py           GET /customers/{id}/invoices and GET /invoices/{invoice_no}
+    handlers/           the four Lambdas, thin: event -> plain values -> pure code -> response
+      api.py                 POST /invoices
+      kinesis_consumer.py    Kinesis -> the customer and invoice tables in DynamoDB
+      firehose_transform.py  Firehose's transformation Lambda: clean, partition keys
+      query_api.py           GET /customers/{id}/invoices and GET /invoices/{invoice_no}
+    request_bodies.py   a request body -> numbered lines, and why a line was rejected
+    records.py          the Kinesis record of a line (its lineage envelope), and cleaning them
+    intake.py           POST /invoices' work: judge, keep, quarantine, send
+    producer.py         PutRecords within Kinesis' limits, with retries
+    items.py            the DynamoDB items of cleaned lines (pure)
+    item_store.py       reading and writing those items in batches
+    output.py           the stream path's keys in the lake, Parquet objects, Firehose's JSON lines
+    settings.py         settings from the environment, boto3 clients made once per container
 
-The handlers are thin: the work is in pure modules (`records`, `items`) over the shared
-schema contract and cleaning rules. `local_runner` reproduces the parts of AWS that moto
-does not (event source mappings, Firehose buffering and Parquet conversion) and `replay`
-drives the whole path on a laptop (`make stream`).
+The laptop emulator of this path is the top-level `local_stack` package, never shipped.
 """

@@ -1,14 +1,19 @@
-"""Parquet objects of the stream path, written whole (one PUT per object on S3)."""
+"""What the stream path writes, and where: its keys in the raw and quarantine zones,
+Parquet objects written whole (one PUT per object on S3), and the cleaned JSON lines
+with partition keys that Firehose converts to Parquet."""
 
 from __future__ import annotations
 
 import io
+import json
+import re
+from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.batch_job import PARQUET_OPTIONS
-from ingestion.lake import Lake
+from ingestion.lake import PARQUET_OPTIONS, QUARANTINE_ZONE, RAW_ZONE, Lake
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -19,3 +24,44 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 def write_parquet(lake: Lake, key: str, table: pa.Table) -> None:
     lake.write_bytes(key, parquet_bytes(table))
+
+
+def raw_key(key: str, received_at: datetime, body_format: str) -> str:
+    """Where the API keeps a request as received: the raw zone, by day, for replays."""
+    day = received_at.astimezone(UTC).strftime("%Y/%m/%d")
+    return f"{RAW_ZONE}/stream/{day}/{key}.{body_format}"
+
+
+def quarantine_key(prefix: str, key: str) -> str:
+    return f"{QUARANTINE_ZONE}/stream-{prefix}-{_safe(key)}.parquet"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def cleaned_json_lines(landed: pa.Table) -> list[bytes]:
+    """Each landed row as one JSON line in the Glue table's columns (the contract's),
+    newline-terminated as Firehose's JSON deserializer expects. Timestamps are
+    `yyyy-MM-dd HH:mm:ss.ffffff` and prices are strings so no float touches money."""
+    columns: dict[str, list[object]] = {}
+    for name in landed.column_names:
+        column = landed[name]
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_decimal(column.type):
+            column = pc.cast(column, pa.string())
+        columns[name] = column.to_pylist()
+    names = list(columns)
+    rows = zip(*columns.values(), strict=True)
+    return [
+        (json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False) + "\n").encode()
+        for row in rows
+    ]
+
+
+def partition_keys(landed: pa.Table) -> list[dict[str, str]]:
+    """Firehose dynamic-partitioning keys of each landed row: year and month invoiced."""
+    years = pc.year(landed["invoiced_at"]).to_pylist()
+    months = pc.month(landed["invoiced_at"]).to_pylist()
+    return [{"year": f"{y:04d}", "month": f"{m:02d}"} for y, m in zip(years, months, strict=True)]

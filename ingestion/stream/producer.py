@@ -17,7 +17,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ingestion.stream.records import KINESIS_MAX_CALL_BYTES, KINESIS_MAX_RECORDS
+# Kinesis limits (PutRecords): per call 500 records and 5 MiB; per record 1 MiB, counting
+# the data blob and the partition key; partition keys are at most 256 characters.
+KINESIS_MAX_RECORDS = 500
+KINESIS_MAX_CALL_BYTES = 5 * 1024 * 1024
+KINESIS_MAX_RECORD_BYTES = 1024 * 1024
+KINESIS_MAX_PARTITION_KEY = 256
 
 # Whole-call errors worth another attempt; anything else (a missing stream, bad
 # credentials) is a deployment fault and is raised.

@@ -54,7 +54,7 @@ _CONFIG = Config(
 
 
 @functools.cache
-def settings() -> Settings:
+def current() -> Settings:
     return Settings.from_env()
 
 
@@ -70,11 +70,11 @@ def dynamodb() -> BaseClient:
 
 @functools.cache
 def lake() -> Lake:
-    return Lake(settings().lake_root)
+    return Lake(current().lake_root)
 
 
 def cold_start() -> None:
     """Forget the settings and clients, as a new container would (the local runner
     calls this when it changes the environment, e.g. to point Kinesis elsewhere)."""
-    for cached in (settings, kinesis, dynamodb, lake):
+    for cached in (current, kinesis, dynamodb, lake):
         cached.cache_clear()

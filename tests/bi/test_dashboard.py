@@ -15,9 +15,9 @@ from bi_support import PROJECT_DIR, BiRun
 from dom import Dom, read_dom
 from headless import dump_dom, screenshot
 
-from ingestion.bi.charts import PNG_NAMES, write_pngs
-from ingestion.bi.dashboard import render_dashboard
-from ingestion.bi.marts import load_dashboard_data
+from bi.charts import PNG_NAMES, write_pngs
+from bi.dashboard import render_dashboard
+from bi.marts import load_dashboard_data
 
 CHARTS = {
     "revenue-weekly", "revenue-monthly", "revenue-quarterly",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bi_support import BiRun
 
-from ingestion.bi.hyper_export import BI_MARTS, HYPER_SCHEMA, export_hyper
+from bi.hyper_export import BI_MARTS, HYPER_SCHEMA, export_hyper
 
 pytest.importorskip("tableauhyperapi")
 from tableauhyperapi import (

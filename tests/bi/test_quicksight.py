@@ -13,7 +13,7 @@ import pytest
 from bi_support import BiRun
 from botocore.stub import Stubber
 
-from ingestion.bi.quicksight import (
+from bi.quicksight import (
     DEFINITIONS_DIR,
     DefinitionError,
     Request,

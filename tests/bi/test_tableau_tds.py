@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from bi_support import BiRun
 
-from ingestion.bi.tableau import MissingSettingError, render_tds
+from bi.tableau import MissingSettingError, render_tds
 
 ENV = {
     "REDSHIFT_HOST": "online-retail.123456789012.eu-west-2.redshift-serverless.amazonaws.com",

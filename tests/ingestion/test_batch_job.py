@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from support import parse_csv_lines, write_csv
 
-from ingestion.batch_job import run_batch_job
+from ingestion.batch.job import run_batch_job
 from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
-from ingestion.schema import INVOICE_LINE_SCHEMA
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA
 
 
 def transformed(lake: Lake) -> ds.Dataset:

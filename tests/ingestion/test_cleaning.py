@@ -8,12 +8,11 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from ingestion.cleaning import Lineage, clean_batch, raw_table
-from ingestion.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
+from ingestion.contract.cleaning import Lineage, clean_batch, raw_table
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
 
-LINEAGE = Lineage(
-    source_file="raw/online_retail/test.csv", ingested_at=datetime(2024, 1, 2, tzinfo=UTC)
-)
+SOURCE_FILE = "raw/online_retail/test.csv"
+INGESTED_AT = datetime(2024, 1, 2, tzinfo=UTC)
 GOOD = {
     "InvoiceNo": "536365",
     "StockCode": "85123A",
@@ -27,7 +26,8 @@ GOOD = {
 
 
 def clean(*records: dict) -> tuple[list[dict], list[dict]]:
-    result = clean_batch(raw_table(records), list(range(2, 2 + len(records))), LINEAGE)
+    lineage = Lineage.of_file(SOURCE_FILE, INGESTED_AT, range(2, 2 + len(records)))
+    result = clean_batch(raw_table(records), lineage)
     assert result.landed.schema == INVOICE_LINE_SCHEMA
     assert result.quarantined.schema == QUARANTINE_SCHEMA
     assert result.landed.num_rows + result.quarantined.num_rows == len(records)
@@ -42,10 +42,10 @@ def test_a_real_line_is_typed_and_keeps_its_lineage() -> None:
     assert line["invoiced_at"] == datetime(2010, 12, 1, 8, 26)
     assert line["unit_price"] == Decimal("2.550")
     assert line["customer_id"] == "17850"
-    assert line["source_file"] == LINEAGE.source_file
+    assert line["source_file"] == SOURCE_FILE
     assert line["source_line_number"] == 2
     assert line["event_id"] == "raw/online_retail/test.csv:2"
-    assert line["ingested_at"] == LINEAGE.ingested_at
+    assert line["ingested_at"] == INGESTED_AT
 
 
 @pytest.mark.parametrize(
@@ -146,5 +146,28 @@ def test_an_empty_batch_gives_empty_tables() -> None:
 
 
 def test_explicit_event_ids_are_kept() -> None:
-    result = clean_batch(raw_table([GOOD]), [1], LINEAGE, event_ids=pa.array(["evt-1"]))
+    lineage = Lineage.of_file(SOURCE_FILE, INGESTED_AT, [1], event_ids=pa.array(["evt-1"]))
+    result = clean_batch(raw_table([GOOD]), lineage)
     assert result.landed["event_id"].to_pylist() == ["evt-1"]
+
+
+def test_each_row_keeps_its_own_lineage() -> None:
+    """A batch whose rows come from different sources (stream records) lands and
+    quarantines every row with its own source, line and ingestion time."""
+    bad = {**GOOD, "Quantity": "six"}
+    times = [INGESTED_AT, datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 4, tzinfo=UTC)]
+    lineage = Lineage(
+        event_ids=pa.array(["a:1", "b:7", "c:3"]),
+        source_files=pa.array(["a", "b", "c"]),
+        line_numbers=pa.array([1, 7, 3], pa.int64()),
+        ingested_at=pa.array(times, pa.timestamp("us", tz="UTC")),
+    )
+    result = clean_batch(raw_table([GOOD, bad, GOOD]), lineage)
+    assert result.landed_positions == [0, 2]
+    assert result.quarantined_positions == [1]
+    assert result.landed["source_file"].to_pylist() == ["a", "c"]
+    assert result.landed["source_line_number"].to_pylist() == [1, 3]
+    assert result.landed["ingested_at"].to_pylist() == [times[0], times[2]]
+    (quarantined,) = result.quarantined.to_pylist()
+    assert (quarantined["event_id"], quarantined["source_file"]) == ("b:7", "b")
+    assert (quarantined["source_line_number"], quarantined["ingested_at"]) == (7, times[1])

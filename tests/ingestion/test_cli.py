@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support import write_csv
 
-from ingestion.cli import main
+from cli.main import main
 from ingestion.lake import Lake, land_file
 
 

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 from support import parse_csv_lines, write_csv
 
-from ingestion.dataset import (
+from ingestion.batch.dataset import (
     CONTENT_SHA256,
     SHIPPED_COPY,
     SHIPPED_COPY_SHA256,
@@ -25,7 +25,7 @@ from ingestion.dataset import (
     fetch_original,
     file_sha256,
 )
-from ingestion.schema import SOURCE_COLUMNS
+from ingestion.contract.schema import SOURCE_COLUMNS
 
 
 def test_the_shipped_copy_has_its_published_digest() -> None:

@@ -8,7 +8,7 @@ import boto3
 import pyarrow.dataset as ds
 from support import write_csv
 
-from ingestion.batch_job import run_batch_job
+from ingestion.batch.job import run_batch_job
 from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
 
 

@@ -13,10 +13,10 @@ import pyarrow.fs as pafs
 import pytest
 from support import parse_csv_lines, write_csv
 
-from ingestion import sources
-from ingestion.cleaning import Lineage, clean_batch
-from ingestion.schema import COLUMN_NAMES, SOURCE_COLUMNS
-from ingestion.sources import ReadReport, SourceFormatError, read_source
+from ingestion.batch import sources
+from ingestion.contract.cleaning import Lineage, clean_batch
+from ingestion.contract.schema import COLUMN_NAMES, SOURCE_COLUMNS
+from ingestion.batch.sources import ReadReport, SourceFormatError, read_source
 
 CONTRACT_COLUMNS = list(COLUMN_NAMES.values())
 
@@ -24,9 +24,9 @@ CONTRACT_COLUMNS = list(COLUMN_NAMES.values())
 def read_clean(path: Path) -> tuple[pa.Table, pa.Table, ReadReport, list]:
     report = ReadReport()
     landed, quarantined, malformed = [], [], []
-    lineage = Lineage(source_file=path.name, ingested_at=datetime.now(UTC))
+    read_at = datetime.now(UTC)
     for chunk in read_source(str(path), pafs.LocalFileSystem(), report):
-        result = clean_batch(chunk.lines, chunk.line_numbers, lineage)
+        result = clean_batch(chunk.lines, Lineage.of_file(path.name, read_at, chunk.line_numbers))
         landed.append(result.landed)
         quarantined.append(result.quarantined)
         malformed.extend(chunk.malformed)

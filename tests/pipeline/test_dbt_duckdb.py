@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from support import dbt_env, parse_csv_lines, run_dbt, write_csv
 
-from ingestion.batch_job import run_batch_job
+from ingestion.batch.job import run_batch_job
 from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
-from ingestion.schema import INVOICE_LINE_SCHEMA
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingestion.stream import aws
-from ingestion.stream.local_runner import create_stack
+from ingestion.stream import settings
+from local_stack.firehose import create_stack
 
 
 @pytest.fixture
-def stream_env(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[aws.Settings]:
+def stream_env(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[settings.Settings]:
     """A bucket, stream and tables of their own on moto's server, named through the
     environment as on AWS; the handlers' clients start cold, as in a new container."""
     name = f"t{uuid.uuid4().hex[:10]}"
@@ -22,8 +22,8 @@ def stream_env(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[aws.Se
     monkeypatch.setenv("CUSTOMER_TABLE", f"{name}-customers")
     monkeypatch.setenv("INVOICE_TABLE", f"{name}-invoices")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OnlineRetailTests")
-    aws.cold_start()
-    settings = aws.settings()
+    settings.cold_start()
+    settings = settings.current()
     create_stack(settings, shards=2)
     yield settings
-    aws.cold_start()
+    settings.cold_start()

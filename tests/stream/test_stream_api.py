@@ -10,11 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from support import parse_csv_lines
 
-from ingestion.cleaning import Lineage, clean_batch, raw_table
+from ingestion.contract.cleaning import Lineage, clean_batch, raw_table
 from ingestion.lake import QUARANTINE_ZONE, Lake
-from ingestion.stream import api, aws
-from ingestion.stream.events import context, http_api_event, rest_api_event
-from ingestion.stream.local_runner import shard_readers
+from ingestion.stream import settings
+from ingestion.stream.handlers import api
+from local_stack.events import context, http_api_event, rest_api_event
+from local_stack.firehose import shard_readers
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 
@@ -32,9 +33,9 @@ def post(body: bytes, *, http: bool = False, **headers: str) -> tuple[int, dict]
     return response["statusCode"], json.loads(response["body"])
 
 
-def stream_contents(settings: aws.Settings) -> list[dict]:
+def stream_contents(settings: settings.Settings) -> list[dict]:
     out = []
-    for reader in shard_readers(aws.kinesis(), settings.stream_name):
+    for reader in shard_readers(settings.kinesis(), settings.stream_name):
         while batch := reader.read(10_000):
             out += [{"key": r.partition_key, **json.loads(r.data)} for r in batch]
     return out
@@ -43,7 +44,7 @@ def stream_contents(settings: aws.Settings) -> list[dict]:
 def expected_valid(lines: list[str]) -> int:
     """The test's own count of valid lines: the shared rules over its own CSV parse."""
     rows = parse_csv_lines([HEADER, *lines])
-    result = clean_batch(raw_table(rows), list(range(len(rows))), Lineage("t", _now()))
+    result = clean_batch(raw_table(rows), Lineage.of_file("t", _now(), range(len(rows))))
     return result.landed.num_rows
 
 
@@ -115,7 +116,7 @@ def test_bad_bodies_are_4xx_never_500(stream_env, monkeypatch):
     status, _ = post(b"")
     assert status == 400
     monkeypatch.setenv("MAX_REQUEST_BYTES", "1000")
-    aws.cold_start()
+    settings.cold_start()
     status, answer = post(b"x" * 1001)
     assert status == 413 and "1,001 bytes" in answer["message"]
 

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 from support import parse_csv_lines
 
 from ingestion.lake import QUARANTINE_ZONE, Lake
-from ingestion.stream import aws, firehose_transform, kinesis_consumer
-from ingestion.stream.events import KinesisRecordIn, context, firehose_event, kinesis_event
+from ingestion.stream import settings
+from ingestion.stream.handlers import firehose_transform, kinesis_consumer
+from local_stack.events import KinesisRecordIn, context, firehose_event, kinesis_event
 from ingestion.stream.items import UNKNOWN_CUSTOMER, from_item, lines_of
 from ingestion.stream.records import StreamRecord
 
@@ -77,7 +78,7 @@ def kinesis_records(rows: list[dict[str, str]], shard: str = "shardId-0000000000
 
 
 def scan(table: str) -> list[dict]:
-    items = aws.dynamodb().scan(TableName=table, ConsistentRead=True)["Items"]
+    items = settings.dynamodb().scan(TableName=table, ConsistentRead=True)["Items"]
     return [from_item(i) for i in items]
 
 
@@ -110,8 +111,8 @@ def test_a_redelivered_batch_changes_nothing(stream_env, slice_lines):
     before = scan(stream_env.invoice_table), scan(stream_env.customer_table)
     outcome = kinesis_consumer.write_batch(
         list(kinesis_consumer.KinesisStreamEvent(copy.deepcopy(event)).records),
-        aws.settings(),
-        aws.dynamodb(),
+        settings.current(),
+        settings.dynamodb(),
     )
     assert outcome.stored == 100
     items = len({(r["InvoiceNo"], r["StockCode"]) for r in rows}) + len(

@@ -27,10 +27,10 @@ import pyarrow.parquet as pq
 import pytest
 from support import DBT, dbt_env
 
-from ingestion.batch_job import run_batch_job
+from ingestion.batch.job import run_batch_job
 from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
-from ingestion.stream import aws
-from ingestion.stream.replay import (
+from ingestion.stream import settings
+from local_stack.replay import (
     LocalStack,
     count_hops,
     ensure_batch_manifest,
@@ -159,7 +159,7 @@ def run(moto_process, dataset_lines, tmp_path_factory):
                 "dynamodb": {
                     table: [
                         item
-                        for page in aws.dynamodb().get_paginator("scan").paginate(TableName=table)
+                        for page in settings.dynamodb().get_paginator("scan").paginate(TableName=table)
                         for item in page["Items"]
                     ]
                     for table in (stack.settings.invoice_table, stack.settings.customer_table)
@@ -278,4 +278,4 @@ def test_records_put_on_the_stream_directly_are_quarantined_not_stored(moto_endp
         (table,) = parquet_zone(stack.lake, QUARANTINE_ZONE)
         assert table.num_rows == len(junk)
         assert stack.mapping.stats.reported_failures == 0
-        assert aws.dynamodb().scan(TableName=stack.settings.invoice_table)["Count"] == 0
+        assert settings.dynamodb().scan(TableName=stack.settings.invoice_table)["Count"] == 0

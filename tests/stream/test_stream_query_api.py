@@ -9,8 +9,8 @@ import pytest
 from support import parse_csv_lines
 from test_stream_consumers import HEADER, kinesis_records
 
-from ingestion.stream import kinesis_consumer, query_api
-from ingestion.stream.events import context, http_api_event, kinesis_event, rest_api_event
+from ingestion.stream.handlers import kinesis_consumer, query_api
+from local_stack.events import context, http_api_event, kinesis_event, rest_api_event
 
 
 def get(path: str, resource: str, params: dict[str, str], query=None, http=False):

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from test_stream_api import HEADER, post, stream_contents
 
-from ingestion.stream import aws
+from ingestion.stream import settings
 
 
 class ThrottlingProxy(ThreadingHTTPServer):
@@ -100,7 +100,7 @@ def throttling_kinesis(stream_env, aws_env, monkeypatch) -> Iterator[ThrottlingP
     host, port = proxy.server_address
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", f"http://{host}:{port}")
     monkeypatch.setenv("PUT_RECORDS_BASE_DELAY_SECONDS", "0.01")
-    aws.cold_start()  # a new container, with the new endpoint
+    settings.cold_start()  # a new container, with the new endpoint
     yield proxy
     proxy.shutdown()
     proxy.server_close()
@@ -125,7 +125,7 @@ def test_lines_kinesis_keeps_refusing_are_a_503_to_retry(
 ):
     throttling_kinesis.throttled_calls = 10_000
     monkeypatch.setenv("PUT_RECORDS_MAX_ATTEMPTS", "3")
-    aws.cold_start()
+    settings.cold_start()
     status, answer = post("\n".join(slice_lines[:9]).encode(), **{"Idempotency-Key": "k-1"})
     assert status == 503
     assert answer["unsent"] + answer["accepted"] == 8 and answer["unsent"] > 0

@@ -28,8 +28,9 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
-from ingestion.catalog import BATCH_MANIFESTS, INVOICE_LINES, QUARANTINED_LINES, create_table_sql
-from ingestion.catalog import native_columns as native_columns_of
+from ingestion.catalog.redshift_sql import create_table_sql
+from ingestion.catalog.redshift_sql import native_columns as native_columns_of
+from ingestion.catalog.tables import BATCH_MANIFESTS, INVOICE_LINES, QUARANTINED_LINES
 from ingestion.lake import Lake
 
 SKIP_REASON = (

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from support import write_csv
 
-from ingestion.batch_job import run_batch_job
-from ingestion.catalog import INVOICE_LINES, LAKE_TABLES, register_lake
+from ingestion.batch.job import run_batch_job
+from ingestion.catalog.glue import register_lake
+from ingestion.catalog.tables import INVOICE_LINES, LAKE_TABLES
 from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
 
 

@@ -18,8 +18,8 @@ from dbt_runs import mart_models
 from pg_server import SKIP_REASON, PostgresServer, find_pg_bin, load_lake, postgres_server
 from support import run_dbt, write_csv
 
-from ingestion.batch_job import run_batch_job
-from ingestion.catalog import RAW_SCHEMA
+from ingestion.batch.job import run_batch_job
+from ingestion.catalog.tables import RAW_SCHEMA
 from ingestion.lake import Lake, land_file
 
 LAKE_SCHEMA = RAW_SCHEMA  # the postgres sources' schema (the sources yml's default)

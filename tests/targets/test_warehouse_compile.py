@@ -16,13 +16,9 @@ from dbt_runs import manifest
 from sqlglot.errors import ErrorLevel
 from support import run_dbt
 
-from ingestion.catalog import (
-    DEFAULT_GLUE_DATABASE,
-    LAKE_TABLES,
-    SPECTRUM_SCHEMA,
-    redshift_load_sql,
-    register_lake,
-)
+from ingestion.catalog.glue import register_lake
+from ingestion.catalog.redshift_sql import redshift_load_sql
+from ingestion.catalog.tables import DEFAULT_GLUE_DATABASE, LAKE_TABLES, SPECTRUM_SCHEMA
 from ingestion.lake import Lake
 
 TARGETS = {"athena": "athena", "redshift": "redshift"}  # dbt target -> sqlglot dialect

@@ -30,20 +30,21 @@ from aws_lambda_powertools.utilities.data_classes import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingestion.lake import Lake
-from ingestion.stream import aws
-from ingestion.stream.output import write_parquet
+from ingestion.stream import settings
+from ingestion.stream.output import (
+    cleaned_json_lines,
+    partition_keys,
+    quarantine_key,
+    write_parquet,
+)
 from ingestion.stream.records import (
-    LineError,
-    LineRejected,
     RecordOrigin,
     StreamRecord,
     clean_records,
-    cleaned_json_lines,
     decode_record,
-    partition_keys,
-    quarantine_key,
     undecodable_quarantine,
 )
+from ingestion.stream.request_bodies import LineError, LineRejected
 
 logger = Logger(service="online-retail-firehose-transform")
 metrics = Metrics(
@@ -114,7 +115,7 @@ def transform(event: KinesisFirehoseEvent, lake: Lake | None) -> tuple[dict[str,
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response, ok, failed = transform(KinesisFirehoseEvent(event), aws.lake())
+    response, ok, failed = transform(KinesisFirehoseEvent(event), settings.lake())
     metrics.add_metric(name="LinesTransformed", unit=MetricUnit.Count, value=ok)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=failed)
     if failed:

@@ -4,7 +4,8 @@
     GET /invoices/{invoice_no}              an invoice's lines, by product
 
 Both page with `limit` (1-100, default 25) and the `next_token` of the previous page;
-unknown keys answer 404 and malformed keys, limits or tokens 400.
+unknown keys answer 404 and malformed keys, limits or tokens 400. `handler` serves
+both event shapes: payload format 2.0 (HTTP API) says so in `version`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from aws_lambda_powertools.event_handler import (
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ingestion.stream import aws
+from ingestion.errors import OnlineRetailError
+from ingestion.stream import settings
 from ingestion.stream.items import UNKNOWN_CUSTOMER, from_item, lines_of
 
 logger = Logger(service="online-retail-query-api")
@@ -37,15 +39,14 @@ _CUSTOMER_ID = re.compile(rf"^([0-9]{{1,12}}|{UNKNOWN_CUSTOMER})$")
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
 
 
-class BadQuery(ValueError):
-    """A malformed path or query parameter (answered 400); carries the parameter."""
+class BadQuery(OnlineRetailError):
+    """A malformed path or query parameter (answered 400); its `field` is the parameter."""
 
     def __init__(self, parameter: str, reason: str) -> None:
-        super().__init__(f"{parameter} {reason}")
-        self.parameter = parameter
+        super().__init__(reason, field=parameter)
 
 
-class NotFound(LookupError):
+class NotFound(OnlineRetailError):
     """No item under the key (answered 404)."""
 
 
@@ -98,7 +99,7 @@ def _query(
         if start.get(key_name) != {"S": key}:
             raise BadQuery("next_token", f"belongs to another {key_name}")
         request["ExclusiveStartKey"] = start
-    page = aws.dynamodb().query(**request)
+    page = settings.dynamodb().query(**request)
     items = [from_item(i) for i in page.get("Items", [])]
     if not items and start is None:
         raise NotFound(f"no {key_name} {key}")
@@ -108,7 +109,7 @@ def _query(
 def customer_invoices(customer_id: str, query: dict[str, str]) -> Response:
     if not _CUSTOMER_ID.match(customer_id):
         raise BadQuery("customer_id", f"must be digits or {UNKNOWN_CUSTOMER}: {customer_id!r}")
-    items, token = _query(aws.settings().customer_table, "CustomerID", customer_id, query)
+    items, token = _query(settings.current().customer_table, "CustomerID", customer_id, query)
     invoices = []
     for item in items:
         lines = lines_of(item)
@@ -129,7 +130,7 @@ def customer_invoices(customer_id: str, query: dict[str, str]) -> Response:
 def invoice(invoice_no: str, query: dict[str, str]) -> Response:
     if not _INVOICE_NO.match(invoice_no):
         raise BadQuery("invoice_no", f"is not an invoice number: {invoice_no!r}")
-    items, token = _query(aws.settings().invoice_table, "InvoiceNo", invoice_no, query)
+    items, token = _query(settings.current().invoice_table, "InvoiceNo", invoice_no, query)
     first = items[0] if items else {}
     lines = [
         {
@@ -164,7 +165,7 @@ def _routes(app: ApiGatewayResolver) -> None:
 
     @app.exception_handler(BadQuery)
     def _bad(error: BadQuery) -> Response:
-        return _json(400, {"message": str(error), "parameter": error.parameter})
+        return _json(400, {"message": f"{error.field} {error.message}", "parameter": error.field})
 
     @app.exception_handler(NotFound)
     def _missing(error: NotFound) -> Response:
@@ -176,10 +177,7 @@ _routes(http_app)
 
 
 @logger.inject_lambda_context
-def rest_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return rest_app.resolve(event, context)
-
-
-@logger.inject_lambda_context
-def http_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return http_app.resolve(event, context)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway's REST (payload 1.0) and HTTP API (payload 2.0) events alike."""
+    app = http_app if event.get("version") == "2.0" else rest_app
+    return app.resolve(event, context)
