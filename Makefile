@@ -27,14 +27,19 @@ setup: $(STAMP) ## Create .venv and install the pinned dependencies (requirement
 run: setup ## Land the full dataset, run the batch job, dbt build + docs on DuckDB, print a summary
 	$(BIN)/online-retail run
 
-test: setup ## The whole suite: ruff, sqlfluff, pytest (ingestion, pipeline, stream, targets, bi)
-	$(BIN)/ruff check ingestion tests bench scripts
-	$(BIN)/ruff format --check ingestion tests bench scripts
+PY_DIRS := ingestion bi local_stack cli tests bench scripts
+
+test: setup ## The whole suite: ruff, import layers, sqlfluff, pytest (ingestion, pipeline, stream, targets, bi)
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+	$(BIN)/lint-imports
 	$(BIN)/sqlfluff lint models macros tests analyses
 	$(BIN)/python -m pytest
 
-lint: setup ## ruff and sqlfluff only
-	$(BIN)/ruff check ingestion tests bench scripts
+lint: setup ## ruff, the import layers (lint-imports) and sqlfluff only
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+	$(BIN)/lint-imports
 	$(BIN)/sqlfluff lint models macros tests analyses
 
 dbt-build: setup ## dbt build on the existing lake (no ingestion)

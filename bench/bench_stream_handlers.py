@@ -37,19 +37,19 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 )
 
 from ingestion.contract.schema import SOURCE_COLUMNS
-from local_stack.events import (
-    KinesisRecordIn,
-    firehose_event,
-    kinesis_event,
-)
 from ingestion.stream.handlers.firehose_transform import transform
-from ingestion.stream.items import item_writes
 from ingestion.stream.handlers.kinesis_consumer import stream_name_of
+from ingestion.stream.items import item_writes
 from ingestion.stream.records import (
     RecordOrigin,
     StreamRecord,
     clean_records,
     decode_record,
+)
+from local_stack.events import (
+    KinesisRecordIn,
+    firehose_event,
+    kinesis_event,
 )
 
 DATASET = Path(__file__).resolve().parents[1] / "data" / "online_retail.csv.gz"

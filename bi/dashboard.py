@@ -12,7 +12,6 @@ import json
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 
 from bi.marts import (
@@ -26,8 +25,11 @@ HOME_COUNTRY = "United Kingdom"
 DASHBOARD_FILE_NAME = "online_retail_dashboard.html"
 
 
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
 def _template(name: str) -> str:
-    return resources.files("ingestion.bi").joinpath("templates", name).read_text("utf-8")
+    return (TEMPLATES_DIR / name).read_text("utf-8")
 
 
 def _plain(value: object) -> object:

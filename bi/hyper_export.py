@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
-from bi.marts import table
+from bi.warehouse import open_warehouse, table
+from ingestion.errors import OnlineRetailError
 
 if TYPE_CHECKING:  # the Hyper API is imported only when an extract is written
     from tableauhyperapi import SqlType
@@ -38,14 +37,6 @@ BI_MARTS = (
 )
 HYPER_SCHEMA = "Extract"
 HYPER_FILE_NAME = "online_retail_marts.hyper"
-
-
-class UnsupportedColumnTypeError(TypeError):
-    """A mart column has a type with no Hyper equivalent here."""
-
-    def __init__(self, mart: str, column: str, data_type: str) -> None:
-        super().__init__(f"{mart}.{column}: no Hyper type for {data_type!r}")
-        self.mart, self.column, self.data_type = mart, column, data_type
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ def hyper_type(mart: str, column: str, data_type: str) -> SqlType:
         "TIMESTAMP WITH TIME ZONE": SqlType.timestamp_tz,
     }.get(data_type.upper())
     if simple is None:
-        raise UnsupportedColumnTypeError(mart, column, data_type)
+        raise OnlineRetailError(f"no Hyper type for {data_type!r}", field=f"{mart}.{column}")
     return simple()
 
 
@@ -98,7 +89,7 @@ def export_hyper(
     exported: list[ExportedTable] = []
     with (
         tempfile.TemporaryDirectory(prefix="hyper-export-") as scratch,
-        duckdb.connect(str(warehouse), read_only=True) as con,
+        open_warehouse(warehouse) as con,
         # Hyper writes its own log; keep it out of the project tree.
         HyperProcess(
             telemetry=Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,

@@ -13,17 +13,11 @@ from pathlib import Path
 
 import duckdb
 
+from bi.warehouse import open_warehouse, table
+
 # How many products per season and countries the charts show (tables list them all).
 TOP_PRODUCTS_PER_SEASON = 5
 TOP_COUNTRIES = 15
-
-
-class MartMissingError(LookupError):
-    """A mart the dashboard reads is not in the warehouse (dbt build has not run)."""
-
-    def __init__(self, warehouse: str, name: str) -> None:
-        super().__init__(f"{warehouse}: no table {name}; run `make run` (or `dbt build`) first")
-        self.name = name
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Headline:
-    """Whole-period totals, with the metric definitions of models/marts/_marts__metrics.yml."""
+    """Whole-period totals, with the definitions of the dbt semantic layer's metrics."""
 
     gross_sales: Decimal
     returns: Decimal
@@ -122,18 +116,6 @@ class DashboardData:
         return sum(f.rows_quarantined for f in self.source_files)
 
 
-def table(con: duckdb.DuckDBPyConnection, warehouse: str, name: str) -> str:
-    """The quoted, schema-qualified name of a model (dbt may build into any schema)."""
-    found = con.execute(
-        "select table_schema from information_schema.tables where table_name = ? "
-        "order by table_schema = 'main' desc limit 1",
-        [name],
-    ).fetchone()
-    if found is None:
-        raise MartMissingError(warehouse, name)
-    return f'"{found[0]}"."{name}"'
-
-
 def _periods(con: duckdb.DuckDBPyConnection, relation: str) -> list[Period]:
     rows = con.execute(
         "select period_start, period_end, gross_sales, returns, adjustments, net_revenue, "
@@ -145,9 +127,7 @@ def _periods(con: duckdb.DuckDBPyConnection, relation: str) -> list[Period]:
 def load_dashboard_data(warehouse: str | Path) -> DashboardData:
     """Everything the dashboard shows, read from the marts of one warehouse file."""
     warehouse = str(warehouse)
-    if not Path(warehouse).exists():
-        raise MartMissingError(warehouse, "rpt_revenue_monthly")
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with open_warehouse(warehouse) as con:
 
         def t(name: str) -> str:
             return table(con, warehouse, name)

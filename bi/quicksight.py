@@ -17,15 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.batch.dataset import PROJECT_DIR
+from ingestion.errors import OnlineRetailError, reaching_aws
 
-DEFINITIONS_DIR = PROJECT_DIR / "bi" / "quicksight"
+DEFINITIONS_DIR = Path(__file__).parent / "quicksight"
 ENGINES = ("athena", "redshift")
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-
-
-class DefinitionError(ValueError):
-    """A definition cannot be filled in, or a request breaks QuickSight's model."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class Request:
         for key in ("DataSourceId", "DataSetId", "DashboardId"):
             if key in self.params:
                 return self.params[key]
-        raise DefinitionError(f"{self.operation}: no resource id")
+        raise OnlineRetailError(f"{self.operation}: no resource id")
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,9 @@ class Settings:
         env = os.environ if env is None else env
         account = env.get("QUICKSIGHT_ACCOUNT_ID") or env.get("AWS_ACCOUNT_ID")
         if not account:
-            raise DefinitionError("set QUICKSIGHT_ACCOUNT_ID (the AWS account of QuickSight)")
+            raise OnlineRetailError(
+                "QuickSight needs the AWS account it runs in", setting="QUICKSIGHT_ACCOUNT_ID"
+            )
         return cls(
             account_id=account,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-2",
@@ -128,14 +126,14 @@ def fill(template: Any, values: Mapping[str, Any], where: str = "") -> Any:
     whole = PLACEHOLDER.fullmatch(template)
     if whole:
         if whole[1] not in values:
-            raise DefinitionError(f"{where}: unknown placeholder {template}")
+            raise OnlineRetailError(f"{where}: unknown placeholder {template}")
         value = values[whole[1]]
         return _MISSING if value is None else value
 
     def one(match: re.Match[str]) -> str:
         value = values.get(match[1])
         if value is None:
-            raise DefinitionError(f"{where}: no value for {match[0]}")
+            raise OnlineRetailError(f"{where}: no value for {match[0]}")
         return str(value)
 
     return PLACEHOLDER.sub(one, template)
@@ -148,7 +146,7 @@ def _load(name: str, definitions: Path) -> Any:
 def build_requests(settings: Settings, definitions: Path = DEFINITIONS_DIR) -> list[Request]:
     """The create requests for one engine, in dependency order: source, sets, dashboard."""
     if settings.engine not in ENGINES:
-        raise DefinitionError(f"engine must be one of {ENGINES}, not {settings.engine!r}")
+        raise OnlineRetailError(f"engine must be one of {ENGINES}, not {settings.engine!r}")
     if settings.engine == "redshift":
         missing = [
             name
@@ -159,7 +157,10 @@ def build_requests(settings: Settings, definitions: Path = DEFINITIONS_DIR) -> l
             if not value
         ]
         if missing:
-            raise DefinitionError(f"set {', '.join(missing)} for the Redshift data source")
+            raise OnlineRetailError(
+                "QuickSight's Redshift data source needs its host and secret",
+                setting=", ".join(missing),
+            )
     values = settings.values()
     templates = [
         ("CreateDataSource", _load(f"data_source_{settings.engine}.json", definitions)),
@@ -209,7 +210,7 @@ def _model_errors(shape: Any, value: Any, path: str) -> Iterator[str]:
 
 
 def validate(request: Request, service_model: Any) -> None:
-    """Raise DefinitionError unless the request is valid for botocore's QuickSight model."""
+    """Raise OnlineRetailError unless the request is valid for botocore's QuickSight model."""
     from botocore.validate import ParamValidator
 
     shape = service_model.operation_model(request.operation).input_shape
@@ -217,7 +218,7 @@ def validate(request: Request, service_model: Any) -> None:
     errors = [report.generate_report()] if report.has_errors() else []
     errors += list(_model_errors(shape, request.params, request.operation))
     if errors:
-        raise DefinitionError(f"{request.operation} {request.resource_id}:\n" + "\n".join(errors))
+        raise OnlineRetailError(f"{request.operation} {request.resource_id}:\n" + "\n".join(errors))
 
 
 def _snake(operation: str) -> str:
@@ -269,4 +270,5 @@ def deploy_from_env(engine: str) -> list[tuple[str, str]]:
 
     settings = Settings.from_env(engine)
     client = boto3.client("quicksight", region_name=settings.region)
-    return deploy(client, build_requests(settings))
+    with reaching_aws("QuickSight"):
+        return deploy(client, build_requests(settings))

@@ -13,9 +13,9 @@ from pathlib import Path
 from string import Template
 from xml.sax.saxutils import escape
 
-from ingestion.batch.dataset import PROJECT_DIR
+from ingestion.errors import OnlineRetailError
 
-TDS_TEMPLATE = PROJECT_DIR / "bi" / "tableau" / "online_retail_redshift.tds"
+TDS_TEMPLATE = Path(__file__).parent / "tableau" / "online_retail_redshift.tds"
 # The defaults of dbt's redshift target; host and user have none.
 TDS_DEFAULTS = {
     "REDSHIFT_PORT": "5439",
@@ -25,20 +25,15 @@ TDS_DEFAULTS = {
 TDS_REQUIRED = ("REDSHIFT_HOST", "REDSHIFT_USER")
 
 
-class MissingSettingError(KeyError):
-    """A connection setting the data source needs is not in the environment."""
-
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(f"set {', '.join(names)} (as for `dbt build --target redshift`)")
-        self.names = names
-
-
 def render_tds(env: Mapping[str, str] | None = None, template: Path = TDS_TEMPLATE) -> str:
     """The data source XML with the connection settings of `env` (default: os.environ)."""
     env = os.environ if env is None else env
     missing = [name for name in TDS_REQUIRED if not env.get(name)]
     if missing:
-        raise MissingSettingError(missing)
+        raise OnlineRetailError(
+            "Tableau's Redshift data source needs the settings of `dbt build --target redshift`",
+            setting=", ".join(missing),
+        )
     settings = {**TDS_DEFAULTS, **{k: v for k, v in env.items() if k.startswith("REDSHIFT_")}}
     settings.pop("REDSHIFT_PASSWORD", None)  # never written to a file
     # Values land inside the template's single-quoted XML attributes: escape both quotes.

@@ -18,9 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class SelectError(ValueError):
-    """The key's format is not one S3 Select reads, or the URI is not an s3:// one."""
+from ingestion.errors import OnlineRetailError, reaching_aws
 
 
 @dataclass
@@ -32,7 +30,7 @@ class SelectResult:
 
 def split_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://") or "/" not in uri.removeprefix("s3://"):
-        raise SelectError(f"not an s3://bucket/key URI: {uri!r}")
+        raise OnlineRetailError(f"not an s3://bucket/key URI: {uri!r}")
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     return bucket, key
 
@@ -43,7 +41,7 @@ def input_serialization(key: str) -> dict[str, Any]:
     if name.endswith(".parquet"):
         return {"Parquet": {}}
     if name.endswith(".json"):
-        # a manifest is one (pretty-printed) JSON document, not JSON lines
+        # a manifest is one JSON document (a single object), not JSON lines
         return {"JSON": {"Type": "DOCUMENT"}, "CompressionType": "NONE"}
     if name.endswith((".csv", ".csv.gz")):
         return {
@@ -51,7 +49,7 @@ def input_serialization(key: str) -> dict[str, Any]:
             "CSV": {"FileHeaderInfo": "USE", "QuoteCharacter": '"', "FieldDelimiter": ","},
             "CompressionType": "GZIP" if name.endswith(".gz") else "NONE",
         }
-    raise SelectError(f"S3 Select reads Parquet, JSON or CSV; cannot tell what {key!r} is")
+    raise OnlineRetailError(f"S3 Select reads Parquet, JSON or CSV; cannot tell what {key!r} is")
 
 
 def parse_event_stream(events: Any) -> SelectResult:
@@ -75,12 +73,13 @@ def select(uri: str, expression: str, client: Any | None = None) -> SelectResult
 
     bucket, key = split_uri(uri)
     client = client or boto3.client("s3")
-    response = client.select_object_content(
-        Bucket=bucket,
-        Key=key,
-        Expression=expression,
-        ExpressionType="SQL",
-        InputSerialization=input_serialization(key),
-        OutputSerialization={"JSON": {"RecordDelimiter": "\n"}},
-    )
-    return parse_event_stream(response["Payload"])
+    with reaching_aws("S3"):
+        response = client.select_object_content(
+            Bucket=bucket,
+            Key=key,
+            Expression=expression,
+            ExpressionType="SQL",
+            InputSerialization=input_serialization(key),
+            OutputSerialization={"JSON": {"RecordDelimiter": "\n"}},
+        )
+        return parse_event_stream(response["Payload"])

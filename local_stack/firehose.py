@@ -1,24 +1,11 @@
-"""The parts of AWS that moto does not emulate, reproduced from their documentation.
+"""A Kinesis-sourced Firehose delivery stream with Lambda data transformation,
+reproduced from its documentation (moto does not run Firehose's pipeline).
 
-moto's server provides S3, Kinesis and DynamoDB for real over HTTP. What it lacks is
-the machinery that invokes Lambdas; this module stands in for it and calls the same
-handlers, with events of the exact shape AWS sends:
-
-- `EventSourceMapping`: Lambda's Kinesis event source mapping. One poller per shard
-  reads with GetRecords (base64 payloads, sequence numbers, arrival times), invokes
-  with batches of at most `batch_size` records in shard order, and honours
-  ReportBatchItemFailures: the shard's checkpoint moves to the lowest failed sequence
-  number and the batch is retried from there, up to `maximum_retry_attempts`, after
-  which the failed records go to the on-failure destination (a list here).
-- `FirehoseDelivery`: a Firehose delivery stream whose source is the Kinesis stream,
-  with Lambda data transformation (records buffered by size and time before each
-  invocation, the recordId/result contract checked), dynamic partitioning on the
-  Lambda's partition keys, record-format conversion of the `Ok` JSON lines to Parquet
-  with the Glue table's schema (the contract), output buffered by size and time per
-  partition and written to S3 under Firehose's object names, and `ProcessingFailed`
-  records written to the error prefix in Firehose's error-record format.
-
-`create_stack` makes the bucket, stream and tables of the settings on the endpoint.
+Records are buffered by size and time before each invocation of the transformation
+Lambda, whose recordId/result contract is checked; `Ok` JSON lines are partitioned on
+the Lambda's partition keys, converted to Parquet with the Glue table's schema (the
+contract), buffered by size and time per partition and written under Firehose's object
+names; `ProcessingFailed` records go to the error prefix in Firehose's error-record format.
 """
 
 from __future__ import annotations
@@ -35,20 +22,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.lake import Lake
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA
+from ingestion.errors import OnlineRetailError
+from ingestion.lake import Lake
 from ingestion.stream import settings
-from local_stack.events import (
-    KinesisRecordIn,
-    context,
-    delivery_stream_arn,
-    firehose_event,
-    kinesis_event,
-)
-from ingestion.stream.items import CUSTOMER_KEY, INVOICE_KEY
 from ingestion.stream.output import parquet_bytes
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from local_stack.events import KinesisRecordIn, context, firehose_event
+from local_stack.kinesis_mapping import Handler, shard_readers
 
 TRANSFORMED_PREFIX = (
     "transformed/online_retail/invoice_lines/"
@@ -58,147 +38,6 @@ ERROR_PREFIX = (
     "errors/online_retail/invoice_lines/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
 )
 MIB = 1024 * 1024
-
-
-class TransformContractError(RuntimeError):
-    """The transformation Lambda broke Firehose's recordId/result contract."""
-
-
-def create_stack(settings: settings.Settings, shards: int = 2) -> None:
-    """Create the lake bucket, the Kinesis stream and the two DynamoDB tables."""
-    import boto3
-
-    bucket = settings.lake_root.removeprefix("s3://").split("/", 1)[0]
-    boto3.client("s3").create_bucket(Bucket=bucket)
-    kinesis = settings.kinesis()
-    kinesis.create_stream(StreamName=settings.stream_name, ShardCount=shards)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=settings.stream_name, WaiterConfig={"Delay": 0.1}
-    )
-    dynamodb = settings.dynamodb()
-    for table, (partition, sort) in (
-        (settings.customer_table, CUSTOMER_KEY),
-        (settings.invoice_table, INVOICE_KEY),
-    ):
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": partition, "AttributeType": "S"},
-                {"AttributeName": sort, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": partition, "KeyType": "HASH"},
-                {"AttributeName": sort, "KeyType": "RANGE"},
-            ],
-        )
-
-
-class ShardReader:
-    """GetRecords on one shard from a position, as every Kinesis consumer does."""
-
-    def __init__(self, kinesis: Any, stream_name: str, shard_id: str) -> None:
-        self.kinesis, self.stream_name, self.shard_id = kinesis, stream_name, shard_id
-        self.iterator = self._iterator(ShardIteratorType="TRIM_HORIZON")
-
-    def _iterator(self, **position: str) -> str:
-        return self.kinesis.get_shard_iterator(
-            StreamName=self.stream_name, ShardId=self.shard_id, **position
-        )["ShardIterator"]
-
-    def seek(self, sequence_number: str) -> None:
-        self.iterator = self._iterator(
-            ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=sequence_number
-        )
-
-    def read(self, limit: int) -> list[KinesisRecordIn]:
-        response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
-        self.iterator = response["NextShardIterator"]
-        return [
-            KinesisRecordIn(
-                data=r["Data"],
-                partition_key=r["PartitionKey"],
-                sequence_number=r["SequenceNumber"],
-                arrived_at=r["ApproximateArrivalTimestamp"].astimezone(UTC),
-                shard_id=self.shard_id,
-            )
-            for r in response["Records"]
-        ]
-
-
-def shard_readers(kinesis: Any, stream_name: str) -> list[ShardReader]:
-    shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
-    return [ShardReader(kinesis, stream_name, s["ShardId"]) for s in shards]
-
-
-@dataclass
-class MappingStats:
-    invocations: int = 0
-    records: int = 0  # records delivered, counting redeliveries
-    reported_failures: int = 0
-    retried_batches: int = 0
-    on_failure: list[dict[str, Any]] = field(default_factory=list)  # the destination
-
-
-class EventSourceMapping:
-    """Lambda's Kinesis event source mapping with ReportBatchItemFailures."""
-
-    def __init__(
-        self,
-        handler: Handler,
-        function_name: str,
-        stream_name: str,
-        *,
-        batch_size: int = 100,
-        maximum_retry_attempts: int = 2,
-    ) -> None:
-        self.handler, self.function_name, self.stream_name = handler, function_name, stream_name
-        self.batch_size, self.maximum_retry_attempts = batch_size, maximum_retry_attempts
-        self.readers = shard_readers(settings.kinesis(), stream_name)
-        self.stats = MappingStats()
-
-    def poll(self) -> int:
-        """One GetRecords per shard and the invocations it leads to; records read."""
-        read = 0
-        for reader in self.readers:
-            batch = reader.read(self.batch_size)
-            read += len(batch)
-            attempt = 0
-            while batch:
-                failed = self._invoke(batch)
-                if failed is None:
-                    break
-                # Checkpoint at the failed record: the records before it are done.
-                batch = batch[[r.sequence_number for r in batch].index(failed) :]
-                attempt += 1
-                if attempt > self.maximum_retry_attempts:
-                    self.stats.on_failure.append(
-                        {
-                            "shardId": reader.shard_id,
-                            "startSequenceNumber": batch[0].sequence_number,
-                            "endSequenceNumber": batch[-1].sequence_number,
-                            "batchSize": len(batch),
-                        }
-                    )
-                    break
-                self.stats.retried_batches += 1
-        return read
-
-    def _invoke(self, batch: list[KinesisRecordIn]) -> str | None:
-        """Invoke once; the lowest sequence number reported failed, if any."""
-        self.stats.invocations += 1
-        self.stats.records += len(batch)
-        event = kinesis_event(batch, self.stream_name, self.function_name)
-        response = self.handler(event, context(self.function_name)) or {}
-        failures = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
-        self.stats.reported_failures += len(failures)
-        if not failures:
-            return None
-        known = [r.sequence_number for r in batch]
-        if any(f not in known for f in failures):
-            # AWS treats an unknown or empty itemIdentifier as a failure of the whole batch.
-            return known[0]
-        return min(failures, key=int)
 
 
 @dataclass(frozen=True)
@@ -252,7 +91,7 @@ def render_prefix(template: str, *, keys: dict[str, str], error_type: str, now: 
                 name = name.replace(java, c)
             value = now.strftime(name)
         else:
-            raise ValueError(f"unsupported prefix expression !{{{expression}}}")
+            raise OnlineRetailError(f"unsupported prefix expression !{{{expression}}}")
         out += head + value
     return out + rest
 
@@ -328,7 +167,7 @@ class FirehoseDelivery:
         answers = {a["recordId"]: a for a in response.get("records", [])}
         sent = {record_id for record_id, _ in batch}
         if set(answers) != sent or len(response["records"]) != len(batch):
-            raise TransformContractError(
+            raise OnlineRetailError(
                 f"invocation {event['invocationId']}: {len(batch)} records in, answers for "
                 f"{len(answers)} ids, {len(sent - set(answers))} missing, "
                 f"{len(set(answers) - sent)} unknown"
@@ -340,7 +179,7 @@ class FirehoseDelivery:
             if result == "Ok":
                 keys = (answer.get("metadata") or {}).get("partitionKeys") or {}
                 if set(keys) != {"year", "month"}:
-                    raise TransformContractError(
+                    raise OnlineRetailError(
                         f"record {record_id}: Ok without partition keys year and month"
                     )
                 self._buffer((keys["year"], keys["month"]), base64.b64decode(answer["data"]))
@@ -351,7 +190,7 @@ class FirehoseDelivery:
                 self.stats.processing_failed += 1
                 failed.append(self._error_record(record, answer["data"]))
             else:
-                raise TransformContractError(f"record {record_id}: result {result!r}")
+                raise OnlineRetailError(f"record {record_id}: result {result!r}")
         if failed:
             self._write_errors("processing-failed", failed)
 
@@ -416,10 +255,6 @@ class FirehoseDelivery:
         name = f"{prefix}{object_name(self.delivery_stream, now)}"
         self.lake.write_bytes(name, "".join(json.dumps(r) + "\n" for r in records).encode())
         self.stats.error_objects.append(name)
-
-    @property
-    def arn(self) -> str:
-        return delivery_stream_arn(self.delivery_stream)
 
 
 def object_name(delivery_stream: str, now: datetime, version: int = 1) -> str:

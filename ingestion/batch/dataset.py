@@ -19,11 +19,13 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from ingestion.batch.sources import ReadReport, read_source
 from ingestion.contract.cleaning import Lineage, clean_batch
 from ingestion.contract.schema import COLUMN_NAMES
-from ingestion.batch.sources import ReadReport, read_source
+from ingestion.errors import OnlineRetailError
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The repository: ingestion/batch/dataset.py is two folders below it.
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHIPPED_COPY = PROJECT_DIR / "data" / "online_retail.csv.gz"
 SHIPPED_COPY_SHA256 = "860145820894f47617f679fb7bc4866cbf6b54c40cc553fa0fd89144599a0104"
 UCI_URL = "https://archive.ics.uci.edu/static/public/352/online+retail.zip"
@@ -32,10 +34,6 @@ WORKBOOK_NAME = "Online Retail.xlsx"
 # sha256 of the cleaned lines of the full dataset (see content_digest): the shipped CSV
 # and UCI's workbook must both give it.
 CONTENT_SHA256 = "cfcc09da9d7dd169d329e2d3cc95d58fab8bff46203fb33e88cc609eecf0cc4f"
-
-
-class DigestMismatch(RuntimeError):
-    pass
 
 
 def file_sha256(path: Path) -> str:
@@ -65,7 +63,7 @@ def content_digest(path: Path) -> tuple[str, int]:
 def verified_shipped_copy() -> Path:
     actual = file_sha256(SHIPPED_COPY)
     if actual != SHIPPED_COPY_SHA256:
-        raise DigestMismatch(
+        raise OnlineRetailError(
             f"{SHIPPED_COPY}: sha256 {actual}, expected {SHIPPED_COPY_SHA256}; "
             "restore it with `git checkout data/`"
         )
@@ -90,6 +88,8 @@ def fetch_original(
     except OSError as error:  # URLError, timeouts and refused connections
         shipped = verified_shipped_copy()
         return FetchResult(shipped, "shipped copy", f"could not download {url} ({error})")
+    except ValueError as error:  # not a URL at all: the user's mistake, not the network's
+        raise OnlineRetailError(f"cannot download {url!r}: {error}", setting="--url") from error
     target_dir.mkdir(parents=True, exist_ok=True)
     workbook = target_dir / "online_retail.xlsx"
     with (
@@ -100,7 +100,7 @@ def fetch_original(
         shutil.copyfileobj(src, out)
     actual, lines = content_digest(workbook)
     if actual != expected:
-        raise DigestMismatch(
+        raise OnlineRetailError(
             f"{workbook}: content digest {actual} over {lines:,} lines, expected {expected}"
         )
     return FetchResult(workbook, "uci", f"downloaded {url}; {lines:,} lines, content verified")

@@ -20,9 +20,13 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from ingestion.batch.sources import ReadReport, read_source
 from ingestion.contract.cleaning import Lineage, clean_batch, quarantine_table
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
+from ingestion.errors import OnlineRetailError
 from ingestion.lake import (
     MANIFEST_ZONE,
     PARQUET_OPTIONS,
@@ -31,13 +35,8 @@ from ingestion.lake import (
     Lake,
     output_name,
 )
-from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
-from ingestion.batch.sources import ReadReport, read_source
 
 log = logging.getLogger(__name__)
-
-class ReconciliationError(RuntimeError):
-    """Lines read != lines landed + lines quarantined: something was lost. Never expected."""
 
 
 @dataclass
@@ -113,6 +112,8 @@ def _remove_stale_output(lake: Lake, name: str, written: list[str]) -> None:
 
 def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = None) -> BatchResult:
     """Clean `source_file` (a key in the lake, e.g. raw/online_retail/x.csv.gz)."""
+    if lake.filesystem.get_file_info(lake.path(source_file)).type != pafs.FileType.File:
+        raise OnlineRetailError(f"no file {source_file} in the lake at {lake.root}")
     started_at = datetime.now(UTC)
     ingested_at = ingested_at or started_at
     name = output_name(source_file)
@@ -155,8 +156,8 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
         output_files = transformed.close()
     _remove_stale_output(lake, name, output_files)
 
-    if report.records != landed + quarantined:
-        raise ReconciliationError(
+    if report.records != landed + quarantined:  # something was lost: never expected
+        raise OnlineRetailError(
             f"{source_file}: read {report.records} records but landed {landed} "
             f"and quarantined {quarantined}"
         )

@@ -19,13 +19,10 @@ import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
 from ingestion.contract.schema import SOURCE_COLUMNS
+from ingestion.errors import OnlineRetailError
 
 CHUNK_BYTES = 16 * 1024 * 1024  # decompressed bytes parsed at a time
 XLSX_CHUNK_ROWS = 100_000
-
-
-class SourceFormatError(ValueError):
-    """The file as a whole cannot be read as Online Retail data."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def read_source(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> I
     elif lower.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
         yield from _read_csv(path, filesystem, report)
     else:
-        raise SourceFormatError(f"{path}: expected a .csv, .csv.gz or .xlsx file")
+        raise OnlineRetailError(f"{path}: expected a .csv, .csv.gz or .xlsx file")
 
 
 def _header_map(header: list[str], path: str, report: ReadReport) -> list[int]:
@@ -77,7 +74,7 @@ def _header_map(header: list[str], path: str, report: ReadReport) -> list[int]:
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
     missing = [c for c in SOURCE_COLUMNS if c.lower() not in names]
     if missing:
-        raise SourceFormatError(
+        raise OnlineRetailError(
             f"{path}: line 1: header lacks column(s) {', '.join(missing)}; "
             f"found {', '.join(header)}"
         )
@@ -114,7 +111,7 @@ def _read_csv(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> Ite
                 first, data = data.split(b"\n", 1)
                 header_text, encoding = _decode(first.rstrip(b"\r"), encoding)
                 if not header_text.strip():
-                    raise SourceFormatError(f"{path}: line 1: blank header")
+                    raise OnlineRetailError(f"{path}: line 1: blank header")
                 header = next(csv.reader([header_text]))
                 positions = _header_map(header, path, report)
                 next_line = 2
@@ -125,7 +122,7 @@ def _read_csv(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> Ite
             report.records += chunk.lines.num_rows + len(chunk.malformed)
             yield chunk
     if header is None:
-        raise SourceFormatError(f"{path}: empty file, expected a header line")
+        raise OnlineRetailError(f"{path}: empty file, expected a header line")
     report.encoding = encoding
 
 
@@ -234,7 +231,7 @@ def _read_xlsx(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> It
     rows = workbook.get_sheet_by_index(0).iter_rows()
     header = [str(h) for h in next(rows, [])]
     if not header:
-        raise SourceFormatError(f"{path}: the first sheet is empty")
+        raise OnlineRetailError(f"{path}: the first sheet is empty")
     positions = _header_map(header, path, report)
     columns: list[list[str | None]] = [[] for _ in SOURCE_COLUMNS]
     numbers: list[int] = []

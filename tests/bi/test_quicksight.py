@@ -15,7 +15,6 @@ from botocore.stub import Stubber
 
 from bi.quicksight import (
     DEFINITIONS_DIR,
-    DefinitionError,
     Request,
     Settings,
     build_requests,
@@ -23,6 +22,7 @@ from bi.quicksight import (
     update_request,
     validate,
 )
+from ingestion.errors import OnlineRetailError
 
 ACCOUNT = "123456789012"
 MODEL = botocore.session.get_session().get_service_model("quicksight")
@@ -80,14 +80,14 @@ def test_a_broken_definition_is_refused() -> None:
     bar["ChartConfiguration"]["Orientation"] = "SIDEWAYS"  # not an enum value
     del sheet["Visuals"][0]["KPIVisual"]["VisualId"]  # a required member
     params["DashboardId"] = "online retail"  # breaks the id pattern
-    with pytest.raises(DefinitionError) as refused:
+    with pytest.raises(OnlineRetailError) as refused:
         validate(Request("CreateDashboard", params), MODEL)
     message = str(refused.value)
     assert "SIDEWAYS" in message and "VisualId" in message and "online retail" in message
 
 
 def test_redshift_needs_its_host_and_secret() -> None:
-    with pytest.raises(DefinitionError, match="QUICKSIGHT_REDSHIFT_SECRET_ARN"):
+    with pytest.raises(OnlineRetailError, match="QUICKSIGHT_REDSHIFT_SECRET_ARN"):
         build_requests(settings("redshift", redshift_secret_arn=None))
 
 

@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from bi_support import BiRun
 
-from bi.tableau import MissingSettingError, render_tds
+from bi.tableau import render_tds
+from ingestion.errors import OnlineRetailError
 
 ENV = {
     "REDSHIFT_HOST": "online-retail.123456789012.eu-west-2.redshift-serverless.amazonaws.com",
@@ -37,8 +38,9 @@ def test_connection_comes_from_the_environment_and_holds_no_secret(tds: ET.Eleme
 
 
 def test_a_missing_setting_is_named() -> None:
-    with pytest.raises(MissingSettingError, match="REDSHIFT_HOST"):
+    with pytest.raises(OnlineRetailError, match="REDSHIFT_HOST") as refused:
         render_tds({"REDSHIFT_USER": "x"})
+    assert refused.value.setting == "REDSHIFT_HOST"
 
 
 def test_xml_special_characters_in_settings_are_escaped() -> None:

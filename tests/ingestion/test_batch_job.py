@@ -12,8 +12,8 @@ import pytest
 from support import parse_csv_lines, write_csv
 
 from ingestion.batch.job import run_batch_job
-from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA
+from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
 
 
 def transformed(lake: Lake) -> ds.Dataset:

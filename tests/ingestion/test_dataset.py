@@ -20,12 +20,12 @@ from ingestion.batch.dataset import (
     SHIPPED_COPY,
     SHIPPED_COPY_SHA256,
     WORKBOOK_NAME,
-    DigestMismatch,
     content_digest,
     fetch_original,
     file_sha256,
 )
 from ingestion.contract.schema import SOURCE_COLUMNS
+from ingestion.errors import OnlineRetailError
 
 
 def test_the_shipped_copy_has_its_published_digest() -> None:
@@ -104,5 +104,5 @@ def test_a_download_whose_content_matches_is_accepted(served_zip, slice_lines, t
 
 
 def test_a_download_whose_content_differs_is_refused(served_zip, tmp_path) -> None:
-    with pytest.raises(DigestMismatch, match="content digest"):
+    with pytest.raises(OnlineRetailError, match="content digest"):
         fetch_original(tmp_path, url=served_zip, expected=CONTENT_SHA256)

@@ -14,9 +14,10 @@ import pytest
 from support import parse_csv_lines, write_csv
 
 from ingestion.batch import sources
+from ingestion.batch.sources import ReadReport, read_source
 from ingestion.contract.cleaning import Lineage, clean_batch
 from ingestion.contract.schema import COLUMN_NAMES, SOURCE_COLUMNS
-from ingestion.batch.sources import ReadReport, SourceFormatError, read_source
+from ingestion.errors import OnlineRetailError
 
 CONTRACT_COLUMNS = list(COLUMN_NAMES.values())
 
@@ -146,7 +147,7 @@ def test_line_numbers_point_at_the_source_line_across_chunks(
 
 def test_a_header_without_the_source_columns_is_refused(tmp_path) -> None:
     path = write_csv(tmp_path / "other.csv", ["InvoiceNo,StockCode,Amount", "1,2,3"])
-    with pytest.raises(SourceFormatError, match=r"line 1: header lacks column\(s\) Description"):
+    with pytest.raises(OnlineRetailError, match=r"line 1: header lacks column\(s\) Description"):
         list(read_source(str(path), pafs.LocalFileSystem(), ReadReport()))
 
 
@@ -160,5 +161,5 @@ def test_extra_columns_are_ignored_and_reported(slice_lines, tmp_path) -> None:
 def test_an_unknown_file_type_is_refused(tmp_path) -> None:
     path = tmp_path / "data.json"
     path.write_text("[]")
-    with pytest.raises(SourceFormatError, match=r"expected a \.csv"):
+    with pytest.raises(OnlineRetailError, match=r"expected a \.csv"):
         list(read_source(str(path), pafs.LocalFileSystem(), ReadReport()))

@@ -17,8 +17,8 @@ import pytest
 from support import dbt_env, parse_csv_lines, run_dbt, write_csv
 
 from ingestion.batch.job import run_batch_job
-from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA
+from ingestion.lake import TRANSFORMED_ZONE, Lake, land_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline

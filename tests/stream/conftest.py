@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ingestion.stream import settings
-from local_stack.firehose import create_stack
+from local_stack.stack import create_stack
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def stream_env(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[settin
     monkeypatch.setenv("INVOICE_TABLE", f"{name}-invoices")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OnlineRetailTests")
     settings.cold_start()
-    settings = settings.current()
-    create_stack(settings, shards=2)
-    yield settings
+    config = settings.current()
+    create_stack(config, shards=2)
+    yield config
     settings.cold_start()

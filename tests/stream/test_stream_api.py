@@ -15,7 +15,7 @@ from ingestion.lake import QUARANTINE_ZONE, Lake
 from ingestion.stream import settings
 from ingestion.stream.handlers import api
 from local_stack.events import context, http_api_event, rest_api_event
-from local_stack.firehose import shard_readers
+from local_stack.kinesis_mapping import shard_readers
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 
@@ -23,19 +23,19 @@ HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Custome
 def post(body: bytes, *, http: bool = False, **headers: str) -> tuple[int, dict]:
     headers = {"Content-Type": "text/csv", **headers}
     if http:
-        response = api.http_handler(
+        response = api.handler(
             http_api_event("POST", "/invoices", body=body, headers=headers), context("api")
         )
     else:
-        response = api.rest_handler(
+        response = api.handler(
             rest_api_event("POST", "/invoices", body=body, headers=headers), context("api")
         )
     return response["statusCode"], json.loads(response["body"])
 
 
-def stream_contents(settings: settings.Settings) -> list[dict]:
+def stream_contents(config: settings.Settings) -> list[dict]:
     out = []
-    for reader in shard_readers(settings.kinesis(), settings.stream_name):
+    for reader in shard_readers(settings.kinesis(), config.stream_name):
         while batch := reader.read(10_000):
             out += [{"key": r.partition_key, **json.loads(r.data)} for r in batch]
     return out
@@ -125,6 +125,6 @@ def test_a_binary_body_is_read_from_base64(stream_env, slice_lines):
     event = rest_api_event("POST", "/invoices", body=b"", headers={"Content-Type": "text/csv"})
     event["body"] = base64.b64encode("\n".join(slice_lines[:3]).encode()).decode()
     event["isBase64Encoded"] = True
-    response = api.rest_handler(event, context("api"))
+    response = api.handler(event, context("api"))
     assert response["statusCode"] == 202
     assert json.loads(response["body"])["accepted"] == 2

@@ -15,9 +15,9 @@ from support import parse_csv_lines
 from ingestion.lake import QUARANTINE_ZONE, Lake
 from ingestion.stream import settings
 from ingestion.stream.handlers import firehose_transform, kinesis_consumer
-from local_stack.events import KinesisRecordIn, context, firehose_event, kinesis_event
 from ingestion.stream.items import UNKNOWN_CUSTOMER, from_item, lines_of
 from ingestion.stream.records import StreamRecord
+from local_stack.events import KinesisRecordIn, context, firehose_event, kinesis_event
 
 # The sample event of AWS's "Using Lambda with Kinesis" page, verbatim but for the ARNs:
 # its payload "Hello, this is a test." is not an invoice line.

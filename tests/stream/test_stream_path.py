@@ -30,15 +30,12 @@ from support import DBT, dbt_env
 from ingestion.batch.job import run_batch_job
 from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
 from ingestion.stream import settings
-from local_stack.replay import (
-    LocalStack,
-    count_hops,
-    ensure_batch_manifest,
-    fact_rows_for,
-    mirror,
-    put_direct,
-    send_lines,
-)
+from local_stack.csv_bodies import send_lines
+from local_stack.dbt_build import fact_rows_for
+from local_stack.fixtures import put_direct
+from local_stack.hops import count_hops
+from local_stack.lake_mirror import ensure_batch_manifest, mirror
+from local_stack.stack import LocalStack
 
 pytestmark = pytest.mark.pipeline
 
@@ -159,7 +156,9 @@ def run(moto_process, dataset_lines, tmp_path_factory):
                 "dynamodb": {
                     table: [
                         item
-                        for page in settings.dynamodb().get_paginator("scan").paginate(TableName=table)
+                        for page in settings.dynamodb()
+                        .get_paginator("scan")
+                        .paginate(TableName=table)
                         for item in page["Items"]
                     ]
                     for table in (stack.settings.invoice_table, stack.settings.customer_table)

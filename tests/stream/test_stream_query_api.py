@@ -22,7 +22,7 @@ def get(path: str, resource: str, params: dict[str, str], query=None, http=False
             path_parameters=params,
             query=query,
         )
-        response = query_api.http_handler(event, context("query"))
+        response = query_api.handler(event, context("query"))
     else:
         event = rest_api_event(
             "GET",
@@ -31,7 +31,7 @@ def get(path: str, resource: str, params: dict[str, str], query=None, http=False
             path_parameters=params,
             query=query,
         )
-        response = query_api.rest_handler(event, context("query"))
+        response = query_api.handler(event, context("query"))
     return response["statusCode"], json.loads(response["body"])
 
 

@@ -8,15 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from ingestion.stream.producer import Entry, chunks
-from ingestion.stream.records import (
+from ingestion.stream.records import RecordOrigin, StreamRecord, clean_records, decode_record
+from ingestion.stream.request_bodies import (
     LineRejected,
-    RecordOrigin,
     RequestError,
-    StreamRecord,
     body_format,
-    clean_records,
     decode_body,
-    decode_record,
     parse_body,
     request_key,
 )

@@ -10,7 +10,8 @@ import uuid
 import boto3
 import pytest
 
-from ingestion.s3_select import SelectError, input_serialization, parse_event_stream, select
+from ingestion.errors import OnlineRetailError
+from ingestion.s3_select import input_serialization, parse_event_stream, select
 
 
 @pytest.fixture
@@ -49,9 +50,9 @@ def test_each_zone_gets_the_serialization_s3_select_needs() -> None:
     manifest = input_serialization("manifests/online_retail/batch/x.json")
     assert manifest["JSON"] == {"Type": "DOCUMENT"}  # a manifest is one pretty document
     assert input_serialization("raw/online_retail/x.csv")["CompressionType"] == "NONE"
-    with pytest.raises(SelectError, match="cannot tell"):
+    with pytest.raises(OnlineRetailError, match="cannot tell"):
         input_serialization("raw/online_retail/online_retail.xlsx")
-    with pytest.raises(SelectError, match="s3://"):
+    with pytest.raises(OnlineRetailError, match="s3://"):
         select("/local/file.parquet", "select * from s3object")
 
 

@@ -1,0 +1,114 @@
+"""Counting a replayed line at every hop of the stream path, and the identities that
+must hold between the counts (sent = accepted + rejected, and so on)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake
+from ingestion.stream import settings
+from ingestion.stream.items import LINES
+from local_stack.csv_bodies import Tally
+from local_stack.kinesis_mapping import shard_readers
+from local_stack.stack import LocalStack
+
+
+@dataclass
+class HopCounts:
+    """Lines at each hop; `*_ids` count distinct event ids (a retry is one line)."""
+
+    sent: int
+    accepted: int
+    rejected_at_api: int
+    in_kinesis: int
+    in_kinesis_ids: int
+    in_parquet: int
+    in_parquet_ids: int
+    quarantined_api: int
+    quarantined_stream: int
+    in_dynamodb_invoice_ids: int
+    in_dynamodb_customer_ids: int
+    in_fact_table: int | None = None
+
+    def reconciles(self) -> list[str]:
+        """The identities that must hold; the ones that do not, as text."""
+        checks = {
+            "sent = accepted + rejected at the API": self.sent
+            == self.accepted + self.rejected_at_api,
+            "rejected at the API = quarantined by the API": self.rejected_at_api
+            == self.quarantined_api,
+            "in Kinesis = in Parquet + quarantined on the stream (event ids)": self.in_kinesis_ids
+            == self.in_parquet_ids + self.quarantined_stream,
+            "in DynamoDB (invoice table) = in Parquet (event ids)": self.in_dynamodb_invoice_ids
+            == self.in_parquet_ids,
+            "in DynamoDB (customer table) = in Parquet (event ids)": self.in_dynamodb_customer_ids
+            == self.in_parquet_ids,
+        }
+        if self.in_fact_table is not None:
+            checks["in the fact table = in Parquet (event ids)"] = (
+                self.in_fact_table == self.in_parquet_ids
+            )
+        return [name for name, ok in checks.items() if not ok]
+
+
+def _event_ids_in_stream(stack: LocalStack) -> tuple[int, set[str]]:
+    records, ids = 0, set()
+    for reader in shard_readers(settings.kinesis(), stack.settings.stream_name):
+        while batch := reader.read(10_000):
+            records += len(batch)
+            for r in batch:
+                try:
+                    ids.add(json.loads(r.data)["event_id"])
+                except (ValueError, KeyError, TypeError):
+                    ids.add(f"{r.shard_id}:{r.sequence_number}")  # not from the API
+    return records, ids
+
+
+def _parquet_under(lake: Lake, zone: str) -> dict[str, pa.Table]:
+    return {
+        key: pq.read_table(io.BytesIO(lake.read_bytes(key)))
+        for key in lake.files_under(zone)
+        if key.endswith(".parquet")
+    }
+
+
+def _dynamodb_line_ids(table: str) -> set[str]:
+    ids: set[str] = set()
+    for page in settings.dynamodb().get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            ids.update(item.get(LINES, {"M": {}})["M"])
+    return ids
+
+
+def count_hops(stack: LocalStack, tally: Tally) -> HopCounts:
+    kinesis_records, kinesis_ids = _event_ids_in_stream(stack)
+    transformed = _parquet_under(stack.lake, TRANSFORMED_ZONE)
+    quarantined = _parquet_under(stack.lake, QUARANTINE_ZONE)
+    parquet_ids = {i for t in transformed.values() for i in t["event_id"].to_pylist()}
+
+    def quarantined_ids(prefix: str) -> set[str]:
+        return {
+            i
+            for key, t in quarantined.items()
+            if key.rsplit("/", 1)[-1].startswith(prefix)
+            for i in t["event_id"].to_pylist()
+        }
+
+    return HopCounts(
+        sent=tally.sent,
+        accepted=tally.accepted,
+        rejected_at_api=tally.rejected,
+        in_kinesis=kinesis_records,
+        in_kinesis_ids=len(kinesis_ids),
+        in_parquet=sum(t.num_rows for t in transformed.values()),
+        in_parquet_ids=len(parquet_ids),
+        quarantined_api=len(quarantined_ids("stream-api-")),
+        quarantined_stream=len(quarantined_ids("stream-firehose-")),
+        in_dynamodb_invoice_ids=len(_dynamodb_line_ids(stack.settings.invoice_table)),
+        in_dynamodb_customer_ids=len(_dynamodb_line_ids(stack.settings.customer_table)),
+    )
