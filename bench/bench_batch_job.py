@@ -21,37 +21,31 @@ first CSV/compute call, DuckDB's first query, pandas' first parse) is not timed.
 time reported is the best of `--repeat` runs (default 3 at 1x, 2 above); the memory is
 the highest of them.
 
-The 10x input is generated from the real lines, streamed and gzipped into a temporary
-folder: copy k (k = 0..9) of the whole file, in order, with 1,000,000 * k added to the
-invoice number (its C/A prefix kept) and 2 * k years added to the invoice date. The
-real data spans 13 months (Dec 2010 - Dec 2011), so copies never share a partition,
-and the real dates hold no 29 February, so every shifted date stays valid.
+The 10x input is made by `scaled_input.write_scaled` (see there). Each measurement is
+`batch_runners.child`.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+# bench/ is the script's folder, so its modules import by name when run as a script.
+from batch_runners import METHODS, child
+from scaled_input import write_head, write_scaled
+
 REPO = Path(__file__).resolve().parent.parent
 DATASET = REPO / "data" / "online_retail.csv.gz"
-METHODS = ("job", "duckdb", "pandas")
-INVOICE_STRIDE = 1_000_000  # added to the invoice number per copy
-YEAR_STRIDE = 2  # years added to the invoice date per copy
-BLOCK_BYTES = 16 * 1024 * 1024
 WARMUP_LINES = 200
 QUICK_LINES = 20_000
 
@@ -74,150 +68,6 @@ class Measurement:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds
-
-
-# ---------------------------------------------------------------------------------------
-# Inputs
-# ---------------------------------------------------------------------------------------
-
-_INVOICE = re.compile(rb"^([A-Za-z]?)([0-9]+),", re.MULTILINE)
-_DATE = re.compile(rb",([0-9]{1,2}/[0-9]{1,2}/)([0-9]{4}) ")
-
-
-def _shift(block: bytes, copy: int) -> bytes:
-    """Copy `copy` of whole lines: invoice numbers and dates moved clear of copy 0."""
-    if copy == 0:
-        return block
-    add_invoice, add_years = copy * INVOICE_STRIDE, copy * YEAR_STRIDE
-    block = _INVOICE.sub(lambda m: b"%s%d," % (m[1], int(m[2]) + add_invoice), block)
-    return _DATE.sub(lambda m: b",%s%d " % (m[1], int(m[2]) + add_years), block)
-
-
-def write_scaled(source: Path, dest: Path, factor: int) -> None:
-    """`factor` shifted copies of `source`'s lines, streamed a block of whole lines at a time."""
-    with gzip.open(dest, "wb", compresslevel=1) as out:
-        for copy in range(factor):
-            with gzip.open(source, "rb") as src:
-                header = src.readline()
-                if copy == 0:
-                    out.write(header)
-                while block := src.read(BLOCK_BYTES):
-                    out.write(_shift(block + src.readline(), copy))  # end on a whole line
-
-
-def write_head(source: Path, dest: Path, lines: int) -> None:
-    """The header and the first `lines` data lines of `source`."""
-    with gzip.open(source, "rb") as src, gzip.open(dest, "wb", compresslevel=1) as out:
-        for _ in range(lines + 1):
-            out.write(src.readline())
-
-
-# ---------------------------------------------------------------------------------------
-# Child: one measurement in a fresh interpreter
-# ---------------------------------------------------------------------------------------
-
-
-def _peak_mib() -> float:
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    import resource  # not Linux: ru_maxrss is KiB on most systems, bytes on macOS
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
-
-
-class _Clock:
-    """Wall and CPU time (user + system, every thread of the process) since creation."""
-
-    def __init__(self) -> None:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def stop(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-
-Timed = tuple[int, tuple[float, float]]  # rows, (wall seconds, CPU seconds)
-
-
-def _job(source: Path, workdir: Path) -> Callable[[], Timed]:
-    from ingestion.batch.job import run_batch_job
-    from ingestion.lake import Lake, land_file
-
-    def run() -> Timed:
-        lake = Lake(str(Path(tempfile.mkdtemp(prefix="lake_", dir=workdir))))
-        key = land_file(str(source), lake)  # not timed: landing is a copy
-        clock = _Clock()
-        result = run_batch_job(key, lake)
-        return result.rows_in, clock.stop()
-
-    return run
-
-
-def _duckdb(source: Path, workdir: Path) -> Callable[[], Timed]:
-    import duckdb
-
-    connection = duckdb.connect()
-
-    def run() -> Timed:
-        clock = _Clock()
-        relation = connection.sql(
-            "select * from read_csv(?, header = true, all_varchar = true)",
-            params=[str(source)],
-        )
-        rows = sum(batch.num_rows for batch in relation.to_arrow_reader())
-        return rows, clock.stop()
-
-    return run
-
-
-def _pandas(source: Path, workdir: Path) -> Callable[[], Timed]:
-    import warnings
-
-    import pandas as pd
-
-    warnings.simplefilter("ignore")  # DtypeWarning on mixed columns: peers ignore it too
-
-    def run() -> Timed:
-        out = Path(tempfile.mkdtemp(prefix="pandas_", dir=workdir))
-        clock = _Clock()
-        frame = pd.read_csv(source)
-        frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"], format="%m/%d/%Y %H:%M")
-        frame["year"] = frame["InvoiceDate"].dt.year
-        frame["month"] = frame["InvoiceDate"].dt.month
-        frame.to_parquet(
-            out, engine="pyarrow", compression="snappy", partition_cols=["year", "month"]
-        )
-        return len(frame), clock.stop()
-
-    return run
-
-
-RUNNERS = {"job": _job, "duckdb": _duckdb, "pandas": _pandas}
-
-
-def child(method: str, source: Path, warmup: Path, workdir: Path, profile: bool) -> None:
-    """Warm up on the tiny file, then time one run on `source`; print one JSON line."""
-    run = RUNNERS[method](source, workdir)
-    warm = RUNNERS[method](warmup, workdir)
-    warm()
-    if profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        rows, (seconds, cpu_seconds) = run()
-        profiler.disable()
-        stats = pstats.Stats(profiler, stream=sys.stderr).strip_dirs()
-        stats.sort_stats("tottime").print_stats(15)
-        stats.sort_stats("cumulative").print_stats(25)
-    else:
-        rows, (seconds, cpu_seconds) = run()
-    result = {"rows": rows, "seconds": seconds, "cpu_seconds": cpu_seconds}
-    print(json.dumps({**result, "peak_mib": _peak_mib()}))
 
 
 # ---------------------------------------------------------------------------------------
