@@ -1,4 +1,4 @@
-"""Lambda events in the exact shapes AWS sends, for the local runner (and the tests).
+"""Lambda events in the exact shapes AWS sends, for the local stack (and the tests).
 
 Field names and types follow the AWS documentation's sample events: API Gateway proxy
 integration (REST, payload format 1.0) and HTTP API (payload format 2.0), a Kinesis

@@ -54,7 +54,8 @@ def create_stack(config: settings.Settings, shards: int = 2) -> None:
 
 
 class LocalStack:
-    """moto's server plus the local runner, with the handlers of the stream path."""
+    """moto's server plus the event source mapping and Firehose delivery, with the stream
+    path's handlers."""
 
     def __init__(
         self,

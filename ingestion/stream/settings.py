@@ -74,7 +74,7 @@ def lake() -> Lake:
 
 
 def cold_start() -> None:
-    """Forget the settings and clients, as a new container would (the local runner
+    """Forget the settings and clients, as a new container would (the local stack
     calls this when it changes the environment, e.g. to point Kinesis elsewhere)."""
     for cached in (current, kinesis, dynamodb, lake):
         cached.cache_clear()
