@@ -10,6 +10,7 @@
     intake.py           POST /invoices' work: judge, keep, quarantine, send
     producer.py         PutRecords within Kinesis' limits, with retries
     items.py            the DynamoDB items of cleaned lines (pure)
+    queries.py          the query API's reads: a customer's invoices, an invoice's lines
     item_store.py       reading and writing those items in batches
     output.py           the stream path's keys in the lake, Parquet objects, Firehose's JSON lines
     settings.py         settings from the environment, boto3 clients made once per container
