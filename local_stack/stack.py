@@ -87,6 +87,8 @@ class LocalStack:
             # Local runs are quiet: warnings only, and no EMF metric lines on stdout.
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            # moto shares the laptop's CPU with dbt and the tests: be patient with it.
+            "AWS_READ_TIMEOUT_SECONDS": os.environ.get("AWS_READ_TIMEOUT_SECONDS", "120"),
         }
 
     def __enter__(self) -> LocalStack:

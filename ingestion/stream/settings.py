@@ -46,11 +46,17 @@ class Settings:
         )
 
 
-# Standard retry mode: botocore itself retries throttling and 5xx a few times before a
-# handler's own retry loop (which also covers the per-record failures of PutRecords).
-_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10
-)
+def _client_config() -> Config:
+    # Standard retry mode: botocore itself retries throttling and 5xx a few times before a
+    # handler's own retry loop (which also covers the per-record failures of PutRecords).
+    # 10 s suits AWS; the local stack raises it, as moto on a busy laptop can take longer
+    # to serve a 1 MB Scan page.
+    read_timeout = float(os.environ.get("AWS_READ_TIMEOUT_SECONDS", "10"))
+    return Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=read_timeout,
+    )
 
 
 @functools.cache
@@ -60,12 +66,12 @@ def current() -> Settings:
 
 @functools.cache
 def kinesis() -> BaseClient:
-    return boto3.client("kinesis", config=_CONFIG)
+    return boto3.client("kinesis", config=_client_config())
 
 
 @functools.cache
 def dynamodb() -> BaseClient:
-    return boto3.client("dynamodb", config=_CONFIG)
+    return boto3.client("dynamodb", config=_client_config())
 
 
 @functools.cache
