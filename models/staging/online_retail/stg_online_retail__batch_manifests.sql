@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('online_retail', 'batch_manifests') }}
+    {{ lake_source('online_retail', 'batch_manifests') }}
 
 ),
 
