@@ -18,7 +18,8 @@ dates as (
 
 products as (
 
-    select * from {{ ref('dim_products') }}
+    -- the product's description as dim_products shows it
+    select * from {{ ref('int_products_described') }}
 
 ),
 
