@@ -13,28 +13,21 @@
 
 {% macro lake_source(source_name, table_name) %}
 {%- set relation = source(source_name, table_name) -%}
-{%- set node = none -%}
-{%- set lake_files = none -%}
-{%- if execute and target.type == 'duckdb' and model.resource_type != 'unit_test' -%}
-    {%- set node = graph.sources[
-        'source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name
-    ] -%}
-    {%- set lake_files = node.config.meta.get('lake_files') or node.meta.get('lake_files') -%}
-{%- endif -%}
+{%- set source_id = 'source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name -%}
+{%- set checks_files = (
+    execute and target.type == 'duckdb' and model.resource_type != 'unit_test'
+) -%}
+{%- set node = graph.sources[source_id] if checks_files else none -%}
+{%- set lake_files = node.config.meta.get('lake_files') if checks_files else none -%}
 {%- if lake_files and not _lake_files_exist(lake_files) -%}
-    {{ log(
-        "lake_source: no file matches " ~ lake_files ~ "; reading "
-        ~ source_name ~ "." ~ table_name ~ " as an empty table",
-        info=True,
-    ) }}
-    select
-    {%- for column in node.columns.values() %}
-        cast(null as {{ column.data_type }}) as {{ column.name }}
-        {%- if not loop.last %},{% endif %}
-    {%- endfor %}
-    where 1 = 0
+{{ log("lake_source: " ~ source_id ~ " reads as empty: no file matches " ~ lake_files) }}
+select
+{%- for column in node.columns.values() %}
+    cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+{%- endfor %}
+where 1 = 0
 {%- else -%}
-    select * from {{ relation }}
+select * from {{ relation }}
 {%- endif -%}
 {% endmacro %}
 
