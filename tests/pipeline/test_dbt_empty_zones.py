@@ -43,8 +43,8 @@ def test_a_stream_only_lake_builds_with_empty_manifest_and_quarantine(
         lines = con.execute("select count(*), sum(line_amount) from fct_sales_lines").fetchone()
         month = con.execute("select net_revenue from rpt_revenue_monthly").fetchall()
         manifests = con.execute("select count(*) from stg_online_retail__batch_manifests")
-        quarantined = con.execute("select count(*) from stg_online_retail__quarantined_lines")
         assert manifests.fetchone() == (0,)
+        quarantined = con.execute("select count(*) from stg_online_retail__quarantined_lines")
         assert quarantined.fetchone() == (0,)
     assert lines == (200, net)
     assert month == [(net,)]

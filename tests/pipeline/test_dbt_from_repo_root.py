@@ -22,8 +22,8 @@ def as_a_user(command: str, tmp_path: Path) -> subprocess.CompletedProcess:
     the project's settings removed from the environment (artefacts go to tmp_path)."""
     if not ACTIVATE.exists():
         pytest.skip(f"no {ACTIVATE}: the venv is not the one `make setup` creates")
-    dropped = ("LAKE_ROOT", "DUCKDB_PATH", "AWS_", "ATHENA_", "REDSHIFT_", "POSTGRES_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped + ("DBT_",))}
+    dropped = ("LAKE_ROOT", "DUCKDB_PATH", "DBT_", "AWS_", "ATHENA_", "REDSHIFT_", "POSTGRES_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     env.update(
         DBT_TARGET_PATH=str(tmp_path / "target"),  # not the repo's target/ (runs side by side)
         DBT_LOG_PATH=str(tmp_path / "logs"),
