@@ -23,6 +23,12 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the pinned dependencies (requirements.lock)
+	@# dbt finds profiles.yml only through DBT_PROFILES_DIR, the current directory or ~/.dbt,
+	@# and ours lives in profiles/: export it from the venv's activate script, so that after
+	@# `source .venv/bin/activate` a plain `dbt build` in the repo root works.
+	@grep -q DBT_PROFILES_DIR $(BIN)/activate || \
+		echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"  # added by make setup' >> $(BIN)/activate
+	@mkdir -p $(dir $(DUCKDB_PATH))
 
 run: setup ## Land the full dataset, run the batch job, dbt build + docs on DuckDB, print a summary
 	$(BIN)/online-retail run

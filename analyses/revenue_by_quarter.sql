@@ -22,34 +22,34 @@ dates as (
 
 lines_in_range as (
 
-    select
-        dates.quarter_start,
-        dates.calendar_year,
-        dates.quarter_of_year,
-        sales_lines.invoice_no,
-        sales_lines.customer_id,
-        sales_lines.line_type,
-        sales_lines.is_product,
-        sales_lines.quantity,
-        sales_lines.line_amount
+    select *
     from sales_lines
-    inner join dates
-        on sales_lines.invoice_date = dates.date_day
     where
-        sales_lines.invoice_date >= cast('{{ var("from_date", "2010-12-01") }}' as date)
-        and sales_lines.invoice_date < cast('{{ var("to_date", "2012-01-01") }}' as date)
+        invoice_date >= cast('{{ var("from_date", "2010-12-01") }}' as date)
+        and invoice_date < cast('{{ var("to_date", "2012-01-01") }}' as date)
 
 ),
 
 quarters as (
 
+    -- each line carries its quarter's first day (fct_sales_lines.quarter_start)
     select
         quarter_start,
-        calendar_year,
-        quarter_of_year,
         {{ revenue_measures() }}
     from lines_in_range
-    group by quarter_start, calendar_year, quarter_of_year
+    group by quarter_start
+
+),
+
+labelled as (
+
+    select
+        quarters.*,
+        dates.calendar_year,
+        dates.quarter_of_year
+    from quarters
+    inner join dates
+        on quarters.quarter_start = dates.date_day
 
 ),
 
@@ -68,7 +68,7 @@ final as (
         net_revenue - lag(net_revenue) over (
             order by quarter_start
         ) as net_revenue_change
-    from quarters
+    from labelled
 
 )
 

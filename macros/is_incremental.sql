@@ -1,10 +1,15 @@
 {#- dbt's is_incremental() asks the warehouse whether the model's table exists, so a
-    compile with no warehouse reachable (CI's `dbt compile --target athena|redshift`)
-    cannot call it. With the var `compile_offline` set to 'full' or 'incremental' the
-    answer is given instead of asked; without it, dbt's own macro answers as usual. -#}
+    compile with no warehouse reachable cannot call it. The var `compile_offline` set to
+    'full' or 'incremental' gives the answer instead of asking (CI compiles both
+    branches). Without the var, `dbt compile` on a warehouse target (Athena, Redshift)
+    answers 'full' without asking, so it works with no credentials at all (pass
+    --vars '{compile_offline: incremental}' to see the incremental SQL); everything else
+    (runs, builds, and any command on DuckDB or PostgreSQL) is dbt's own macro. -#}
 
 {% macro is_incremental() -%}
 {%- set offline = var('compile_offline', none) -%}
+{%- set warehouse_compile = flags.WHICH == 'compile' and target.type in ['athena', 'redshift'] -%}
+{%- if offline is none and warehouse_compile -%}{%- set offline = 'full' -%}{%- endif -%}
 {%- if offline is not none -%}
 {{ return(offline == 'incremental' and model.config.materialized == 'incremental') }}
 {%- endif -%}

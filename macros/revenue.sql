@@ -1,14 +1,13 @@
-{#- The revenue arithmetic, written once. Every revenue report aggregates fct_sales_lines
-    with these measures, so gross + returns + adjustments = net holds in all of them. -#}
+{#- The revenue measures of every revenue report, aggregated from fct_sales_lines. The
+    lines are classified, and their amounts split into gross sales, returns and
+    adjustments, once (int_invoice_lines_classified): these are sums of those columns, so
+    gross + returns + adjustments = net holds in every report. -#}
 
 {% macro revenue_measures() %}
         -- money: sale lines, cancellation lines (negative), adjustment lines, all lines
-        cast(sum(case when line_type = 'sale' then line_amount else 0 end)
-            as decimal(18, 3)) as gross_sales,
-        cast(sum(case when line_type = 'cancellation' then line_amount else 0 end)
-            as decimal(18, 3)) as returns,
-        cast(sum(case when line_type = 'adjustment' then line_amount else 0 end)
-            as decimal(18, 3)) as adjustments,
+        cast(sum(gross_sales_amount) as decimal(18, 3)) as gross_sales,
+        cast(sum(returns_amount) as decimal(18, 3)) as returns,
+        cast(sum(adjustments_amount) as decimal(18, 3)) as adjustments,
         cast(sum(line_amount) as decimal(18, 3)) as net_revenue,
         -- counts: documents, real customers (NULL customer_id is not one), net merchandise units
         cast(count(distinct invoice_no) as integer) as invoices,
@@ -17,9 +16,11 @@
 {%- endmacro %}
 
 
-{#- One row per calendar period (week, month or quarter) with the revenue measures. The
-    period boundaries come from dim_dates (<period>_start / <period>_end), so every report
-    uses the same calendar as BI. Periods without a single line are left out. -#}
+{#- One row per calendar period (week, month or quarter) with the revenue measures. Every
+    line already carries the first day of its period (fct_sales_lines' <period>_start, from
+    dim_dates); the period's last day comes from dim_dates' <period>_end of that first day,
+    so every report uses the same calendar as BI. Periods without a single line are left
+    out. -#}
 
 {% macro revenue_by_period(period) %}
 {%- if period not in ['week', 'month', 'quarter'] -%}
@@ -42,20 +43,13 @@ dates as (
 
 ),
 
-lines_in_periods as (
+periods as (
 
     select
-        dates.{{ period }}_start as period_start,
-        dates.{{ period }}_end as period_end,
-        sales_lines.invoice_no,
-        sales_lines.customer_id,
-        sales_lines.line_type,
-        sales_lines.is_product,
-        sales_lines.quantity,
-        sales_lines.line_amount
+        {{ period }}_start as period_start,
+        {{ revenue_measures() }}
     from sales_lines
-    inner join dates
-        on sales_lines.invoice_date = dates.date_day
+    group by {{ period }}_start
 
 ),
 
@@ -63,11 +57,20 @@ final as (
 
     select
         -- dates
-        cast(period_start as date) as period_start,
-        cast(period_end as date) as period_end,
-        {{ revenue_measures() }}
-    from lines_in_periods
-    group by period_start, period_end
+        cast(periods.period_start as date) as period_start,
+        cast(dates.{{ period }}_end as date) as period_end,
+
+        -- numbers
+        periods.gross_sales,
+        periods.returns,
+        periods.adjustments,
+        periods.net_revenue,
+        periods.invoices,
+        periods.customers,
+        periods.units
+    from periods
+    inner join dates
+        on periods.period_start = dates.date_day
 
 )
 

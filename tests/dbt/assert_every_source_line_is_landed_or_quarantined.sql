@@ -18,7 +18,8 @@ manifests as (
 
 invoice_lines as (
 
-    select * from {{ source('online_retail', 'invoice_lines') }}
+    -- the source (through lake_source, so an empty zone counts 0), not staging
+    {{ lake_source('online_retail', 'invoice_lines') }}
 
 ),
 

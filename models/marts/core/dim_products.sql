@@ -3,42 +3,11 @@
 
 with
 
-sales_lines as (
-
-    select * from {{ ref('fct_sales_lines') }}
-
-),
-
-described_lines as (
-
-    select
-        *,
-        -- Latest description, preferring lines with a price: zero-priced lines carry
-        -- stock-take notes ('damaged', '?', 'ebay') rather than the product name.
-        row_number() over (
-            partition by stock_code
-            order by
-                case when description is not null then 0 else 1 end,
-                case when unit_price > 0 then 0 else 1 end,
-                invoiced_at desc,
-                source_line_number desc
-        ) as description_rank
-    from sales_lines
-
-),
-
 products as (
 
-    select
-        stock_code,
-        max(case when description_rank = 1 then description end) as description,
-        max(product_category) as product_category,
-        -- is_product is the same on every line of a stock code (it comes from the code)
-        max(case when is_product then 1 else 0 end) = 1 as is_product,
-        min(invoiced_at) as first_invoiced_at,
-        max(invoiced_at) as last_invoiced_at
-    from described_lines
-    group by stock_code
+    -- the description rule lives in int_products_described, shared with the seasonal
+    -- ranking
+    select * from {{ ref('int_products_described') }}
 
 ),
 

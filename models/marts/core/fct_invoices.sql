@@ -21,13 +21,10 @@ invoices as (
         min(invoiced_at) as invoiced_at,
         count(*) as line_count,
         sum(case when is_product then quantity else 0 end) as units,
-        sum(case when line_type = 'sale' then line_amount else 0 end) as gross_amount,
-        sum(
-            case when line_type = 'cancellation' then line_amount else 0 end
-        ) as returns_amount,
-        sum(
-            case when line_type = 'adjustment' then line_amount else 0 end
-        ) as adjustments_amount,
+        -- the lines' classified amounts (int_invoice_lines_classified), summed
+        sum(gross_sales_amount) as gross_amount,
+        sum(returns_amount) as returns_amount,
+        sum(adjustments_amount) as adjustments_amount,
         sum(line_amount) as net_amount
     from sales_lines
     group by invoice_no

@@ -1,5 +1,6 @@
--- Grain: one merchandise stock code per meteorological season it sold in. Every product is
--- kept and ranked (not only a top N) so BI can filter on revenue_rank or units_rank.
+-- Grain: one merchandise stock code per meteorological season it sold in (primary key:
+-- season_year, season, stock_code). Every product is kept and ranked (not only a top N)
+-- so BI can filter on revenue_rank or units_rank.
 
 with
 
@@ -17,25 +18,36 @@ dates as (
 
 products as (
 
-    select * from {{ ref('dim_products') }}
+    -- the product's description as dim_products shows it
+    select * from {{ ref('int_products_described') }}
 
 ),
 
 product_seasons as (
 
+    -- each line carries its season's first day (fct_sales_lines.season_start)
     select
+        season_start,
+        stock_code,
+        sum(line_amount) as net_revenue,
+        sum(quantity) as units
+    from sales_lines
+    where is_product
+    group by season_start, stock_code
+
+),
+
+seasons as (
+
+    -- the season's year, name and label are those of its first day in the calendar
+    select
+        product_seasons.*,
         dates.season_year,
         dates.season,
-        sales_lines.stock_code,
-        min(dates.season_start) as season_start,
-        min(dates.season_name) as season_name,
-        sum(sales_lines.line_amount) as net_revenue,
-        sum(sales_lines.quantity) as units
-    from sales_lines
+        dates.season_name
+    from product_seasons
     inner join dates
-        on sales_lines.invoice_date = dates.date_day
-    where sales_lines.is_product
-    group by dates.season_year, dates.season, sales_lines.stock_code
+        on product_seasons.season_start = dates.date_day
 
 ),
 
@@ -51,7 +63,7 @@ ranked as (
             partition by season_year, season
             order by units desc
         ) as units_rank
-    from product_seasons
+    from seasons
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('online_retail', 'batch_manifests') }}
+    {{ lake_source('online_retail', 'batch_manifests') }}
 
 ),
 
@@ -21,8 +21,8 @@ final as (
         cast(rows_quarantined as bigint) as rows_quarantined,
 
         -- dates and timestamps
-        cast(started_at as timestamp with time zone) as started_at,
-        cast(finished_at as timestamp with time zone) as finished_at
+        {{ utc_timestamp('started_at') }} as started_at,
+        {{ utc_timestamp('finished_at') }} as finished_at
 
     from source
 

@@ -2,7 +2,13 @@ with
 
 source as (
 
-    select * from {{ source('online_retail', 'invoice_lines') }}
+    {{ lake_source('online_retail', 'invoice_lines') }}
+
+),
+
+landed as (
+
+    select * from source
 
     -- Warehouse targets build this model incrementally: only lines landed after the
     -- latest one already here (the upsert on event_id keeps a replayed record once).
@@ -21,13 +27,7 @@ deduplicated as (
     -- The stream path can deliver one record twice (same event_id): keep its latest
     -- landing. Source lines that merely look alike (the data has 5,268 exact copies of
     -- another line) have their own event_id and are all kept.
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by ingested_at desc
-        ) as landing_rank
-    from source
+    {{ latest_landing('landed') }}
 
 ),
 
@@ -57,20 +57,13 @@ renamed as (
         ingested_at
 
     from deduplicated
-    where landing_rank = 1
 
 ),
 
-classified as (
+computed as (
 
     select
         *,
-        -- the invoice number's prefix says what kind of document the line is on
-        case
-            when invoice_no like 'C%' then 'cancellation'
-            when invoice_no like 'A%' then 'adjustment'
-            else 'sale'
-        end as line_type,
         -- exact money: decimal times integer, 3 decimals kept, never a float
         cast(quantity * unit_price as decimal(18, 3)) as line_amount,
         cast(invoiced_at as date) as invoice_date
@@ -94,7 +87,6 @@ final as (
         -- text
         description,
         country_name,
-        line_type,
 
         -- numbers
         quantity,
@@ -106,7 +98,7 @@ final as (
         invoiced_at,
         ingested_at
 
-    from classified
+    from computed
 
 )
 

@@ -2,20 +2,14 @@ with
 
 source as (
 
-    select * from {{ source('online_retail', 'quarantined_lines') }}
+    {{ lake_source('online_retail', 'quarantined_lines') }}
 
 ),
 
 deduplicated as (
 
     -- a replayed record can be quarantined again under the same event_id: keep the latest
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by ingested_at desc
-        ) as landing_rank
-    from source
+    {{ latest_landing('source') }}
 
 ),
 
@@ -38,7 +32,6 @@ final as (
         ingested_at
 
     from deduplicated
-    where landing_rank = 1
 
 )
 
