@@ -9,11 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 from support import dbt_env, parse_csv_lines, run_dbt
 
-from ingestion.cleaning import Lineage, clean_batch, raw_table
+from ingestion.contract.cleaning import Lineage, clean_batch, raw_table
 from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake
 from ingestion.stream.output import write_parquet
 
@@ -26,8 +25,10 @@ def test_a_stream_only_lake_builds_with_empty_manifest_and_quarantine(
     # 200 real lines of 1 December 2010, cleaned by the project's own rules and written by
     # the stream path's own Parquet writer, as the Firehose delivery would land them
     rows = parse_csv_lines(slice_lines[:201])
-    lineage = Lineage("stream:online-retail-lines", datetime(2026, 1, 1, tzinfo=UTC))
-    cleaned = clean_batch(raw_table(rows), pa.array(range(2, 202), pa.int64()), lineage)
+    lineage = Lineage.of_file(
+        "stream:online-retail-lines", datetime(2026, 1, 1, tzinfo=UTC), range(2, 202)
+    )
+    cleaned = clean_batch(raw_table(rows), lineage)
     assert cleaned.landed.num_rows == 200 and cleaned.quarantined.num_rows == 0
     lake = Lake(str(tmp_path / "lake"))
     write_parquet(lake, f"{TRANSFORMED_ZONE}/year=2010/month=12/delivery-1.parquet", cleaned.landed)
