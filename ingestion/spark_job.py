@@ -14,9 +14,9 @@ The same contract, cleaning rules, lake layout and manifest as the single-proces
    quoting, malformed lines and every rule are the single job's, written once. Spark never
    splits the text itself, so no line can be numbered or cut differently. Landed rows are
    staged as Parquet per (block, year, month), quarantined rows per block.
-3. Merge (executors, one task per output file): a partition's staged files are appended in
-   block order, which is file order, to `year=YYYY/month=MM/<source>.parquet`, the name the
-   single job writes; the quarantine likewise to `<source>.parquet` in its zone.
+3. Merge (executors): a partition's staged files are appended in block order, which is
+   file order, to `year=YYYY/month=MM/<source>.parquet`, the name the single job writes;
+   the quarantine likewise to `<source>.parquet` in its zone.
 4. Manifest (driver): the tasks' counts; rows in = landed + quarantined, or the job fails.
 
 A re-run writes the same names, so it replaces its own output (and the single job's, and
@@ -102,7 +102,6 @@ class Plan:
     positions: list[int]
     compression: str
     encoding: str  # after the last block
-    extra_columns: list[str]
 
 
 @dataclass(frozen=True)
@@ -115,14 +114,6 @@ class _Job:
     lineage: Lineage
     header: list[str]
     positions: list[int]
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def plan_blocks(lake: Lake, source_file: str, staging: Lake, block_bytes: int) -> Plan:
@@ -174,14 +165,13 @@ def plan_blocks(lake: Lake, source_file: str, staging: Lake, block_bytes: int) -
                 blocks.append(
                     Block(number, lake.root, source_file, position, len(data), next_line, encoding)
                 )
-            if encoding == "utf-8" and not _is_utf8(data):
-                encoding = "latin-1"  # as the reader switches, for this block and the rest
+            if encoding == "utf-8":  # Latin-1 from the first block that is not UTF-8 on
+                encoding = _decode(data, encoding)[1]
             next_line += data.count(b"\n")
             position += len(data)
     if header is None:
         raise SourceFormatError(f"{source_file}: empty file, expected a header line")
-    compression = "gzip" if gzipped else "none"
-    return Plan(blocks, header, positions, compression, encoding, report.extra_columns)
+    return Plan(blocks, header, positions, "gzip" if gzipped else "none", encoding)
 
 
 def _read_block(block: Block) -> bytes:
@@ -260,11 +250,6 @@ def merge_output(target: tuple[str, list[str]], job: _Job) -> tuple[str, int]:
     return key, rows
 
 
-def _merged(counts: str, total: dict[str, int]) -> None:
-    for name, n in json.loads(counts).items():
-        total[name] = total.get(name, 0) + n
-
-
 def run_spark_job(
     spark,  # pyspark.sql.SparkSession (untyped: pyspark is imported only where it runs)
     source_file: str,
@@ -282,18 +267,11 @@ def run_spark_job(
     staging = Lake(f"{(staging_root or lake.uri('tmp/spark_job')).rstrip('/')}/{name}")
     _clear(staging)  # what a failed run may have left
     plan = plan_blocks(lake, source_file, staging, block_bytes)
-    job = _Job(
-        lake.root,
-        staging.root,
-        name,
-        Lineage(source_file=source_file, ingested_at=ingested_at),
-        plan.header,
-        plan.positions,
-    )
-    sc = spark.sparkContext
-    blocks = [asdict(b) for b in plan.blocks]
-    stats = []
-    if blocks:  # one task per block: a block is the unit the reader parses whole
+    lineage = Lineage(source_file=source_file, ingested_at=ingested_at)
+    job = _Job(lake.root, staging.root, name, lineage, plan.header, plan.positions)
+    sc, stats = spark.sparkContext, []
+    if plan.blocks:  # one task per block: a block is the unit the reader parses whole
+        blocks = [asdict(b) for b in plan.blocks]
         specs = spark.createDataFrame(sc.parallelize(blocks, len(blocks)), BLOCK_SCHEMA)
         counts = specs.mapInArrow(functools.partial(_clean_batches, job=job), STATS_SCHEMA)
         stats = sorted((row.asDict() for row in counts.collect()), key=lambda s: s["number"])
@@ -302,25 +280,28 @@ def run_spark_job(
             raise RuntimeError(f"block {row['number']} ends in {row['encoding']}, not as planned")
     encoding = stats[-1]["encoding"] if stats else plan.encoding
 
-    partitions: dict[str, int] = {}
-    date_formats: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    staged: dict[str, list[str]] = {}
+    totals: dict[str, dict[str, int]] = {"partitions": {}, "date_formats": {}, "reasons": {}}
     quarantine_key = f"{QUARANTINE_ZONE}/{name}.parquet"
-    staged[quarantine_key] = []
+    staged: dict[str, list[str]] = {quarantine_key: []}  # lake file <- staged files, in order
+    expected = {quarantine_key: 0}  # lake file -> rows
     for row in stats:
         block_dir = f"block-{row['number']:05d}"
-        for month in json.loads(row["partitions"]):
-            year, month_number = (int(x) for x in month.split("-"))
-            key = f"{partition_key(year, month_number)}/{name}.parquet"
+        for counts, total in totals.items():
+            for k, n in json.loads(row[counts]).items():
+                total[k] = total.get(k, 0) + n
+        for month, n in json.loads(row["partitions"]).items():
+            key = f"{partition_key(*(int(x) for x in month.split('-')))}/{name}.parquet"
             staged.setdefault(key, []).append(f"{block_dir}/{key}")
+            expected[key] = expected.get(key, 0) + n
         if row["quarantined"]:
             staged[quarantine_key].append(f"{block_dir}/{quarantine_key}")
-        _merged(row["partitions"], partitions)
-        _merged(row["date_formats"], date_formats)
-        _merged(row["reasons"], reasons)
+            expected[quarantine_key] += row["quarantined"]
+    # Few tasks, not one per file: on a small file a task costs more than its appends.
     targets = sorted(staged.items())
-    sc.parallelize(targets, len(targets)).map(functools.partial(merge_output, job=job)).collect()
+    merge = functools.partial(merge_output, job=job)
+    written = sc.parallelize(targets, min(len(targets), sc.defaultParallelism)).map(merge)
+    if (rows_written := dict(written.collect())) != expected:
+        raise ReconciliationError(f"{source_file}: rows written {rows_written} != {expected}")
     output_files = sorted(k for k in staged if k != quarantine_key)
     _remove_stale_output(lake, name, output_files)
     _clear(staging)
@@ -329,10 +310,8 @@ def run_spark_job(
     landed = sum(s["landed"] for s in stats)
     quarantined = sum(s["quarantined"] for s in stats)
     if rows_in != landed + quarantined:
-        raise ReconciliationError(
-            f"{source_file}: read {rows_in} records but landed {landed} "
-            f"and quarantined {quarantined}"
-        )
+        message = f"read {rows_in} records but landed {landed} and quarantined {quarantined}"
+        raise ReconciliationError(f"{source_file}: {message}")
     result = BatchResult(
         source_file=source_file,
         rows_in=rows_in,
@@ -341,9 +320,9 @@ def run_spark_job(
         file_format="CSV",
         compression=plan.compression,
         encoding=encoding,
-        date_formats=date_formats,
-        partitions=dict(sorted(partitions.items())),
-        quarantine_reasons=reasons,
+        date_formats=totals["date_formats"],
+        partitions=dict(sorted(totals["partitions"].items())),
+        quarantine_reasons=totals["reasons"],
         started_at=started_at.isoformat(),
         finished_at=datetime.now(UTC).isoformat(),
         ingested_at=ingested_at.isoformat(),
@@ -367,7 +346,12 @@ def local_session(master: str | None = None, **conf: str):
     builder = SparkSession.builder.appName("online-retail-batch")
     if master:
         builder = builder.master(master)
-    for key, value in {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", **conf}.items():
+    local = {  # the Python workers do the work: a JVM with C1 only starts much sooner
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    }
+    for key, value in {**local, **conf}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
