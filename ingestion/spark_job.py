@@ -181,10 +181,6 @@ def _read_block(block: Block) -> bytes:
     return data if data.endswith(b"\n") else data + b"\n"  # the file's unterminated last line
 
 
-def _staged_block(job: _Job, number: int) -> Lake:
-    return Lake(f"{job.staging_root.rstrip('/')}/block-{number:05d}")
-
-
 def clean_block(block: Block, job: _Job) -> dict[str, object]:
     """One block through the single job's parser and rules; staged; its counts returned."""
     lineage = job.lineage
@@ -202,7 +198,7 @@ def clean_block(block: Block, job: _Job) -> dict[str, object]:
         raw_records=[json.dumps({"line": m.text}) for m in chunk.malformed],
     )
     quarantined = pa.concat_tables([result.quarantined, malformed])
-    staged = _staged_block(job, block.number)
+    staged = Lake(f"{job.staging_root.rstrip('/')}/block-{block.number:05d}")  # lake layout
     transformed = _PartitionedWriter(staged, job.name)
     transformed.write(result.landed)
     transformed.close()
