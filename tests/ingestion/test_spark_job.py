@@ -25,7 +25,7 @@ from support import PROJECT_DIR, write_csv
 from ingestion import sources
 from ingestion.batch_job import BatchResult, run_batch_job
 from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
-from ingestion.spark_job import local_session, run_spark_job
+from ingestion.spark_job import local_session, main, run_spark_job
 
 INGESTED_AT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)  # one for both jobs: rows compare whole
 DATASET = PROJECT_DIR / "data" / "online_retail.csv.gz"
@@ -196,3 +196,12 @@ def test_a_rerun_replaces_its_output_and_the_single_jobs(spark, slice_lines, tmp
     shorter = run_spark_job(spark, key, lake)
     assert list(shorter.partitions) == ["2010-12"]
     assert len(lake.files_under(TRANSFORMED_ZONE)) == 1
+
+
+def test_the_command_line_runs_the_job_outside_glue(spark, slice_lines, tmp_path, capsys) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    key = land_file(str(write_csv(tmp_path / "cli.csv", slice_lines[:201])), lake)
+    assert main(["--source", key, "--lake-root", lake.root]) == 0  # reuses the session
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (printed["rows_in"], printed["rows_landed"]) == (200, 200)
+    assert printed == json.loads(lake.read_bytes(f"{MANIFEST_ZONE}/cli_csv.json"))
