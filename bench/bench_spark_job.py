@@ -40,13 +40,13 @@ def child(kind: str, lake_root: str, source: str, master: str) -> None:
     key = land_file(source, lake)
     timings: dict[str, float | int] = {}
     if kind == "single":
-        from ingestion.batch_job import run_batch_job
+        from ingestion.batch.job import run_batch_job
 
         started = time.perf_counter()
         result = run_batch_job(key, lake)
         timings["job_s"] = time.perf_counter() - started
     else:
-        from ingestion.spark_job import local_session, run_spark_job
+        from ingestion.batch.spark_job import local_session, run_spark_job
 
         started = time.perf_counter()
         spark = local_session(master)

@@ -1,9 +1,10 @@
 """The batch job: a raw file in the lake's raw zone -> cleaned, partitioned Parquet.
 
-Written as the prototype's Glue ETL job, but with nothing Glue-specific: it runs as an
-AWS Glue Python shell job (`python -m ingestion.batch.job --source ... --lake s3://...`),
-in any container, or on a laptop. It streams: one chunk of lines in memory at a time,
-one open Parquet writer per (year, month) partition.
+Nothing in it is Glue-specific: it runs on a laptop or in any Python 3.11 container
+(`python -m ingestion.batch.job --source ... --lake s3://...`). It cannot run as a Glue
+Python shell job (that runtime is Python 3.9); on Glue, `ingestion.batch.spark_job` runs
+the same rules on Spark. It streams: one chunk of lines in memory at a time, one open
+Parquet writer per (year, month) partition.
 
 Every record read is either landed in the transformed zone or quarantined with its
 line, field and reason; the manifest written at the end proves the count.
@@ -23,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ingestion.batch.sources import ReadReport, read_source
-from ingestion.contract.cleaning import Lineage, clean_batch, quarantine_table
+from ingestion.batch.sources import RawChunk, ReadReport, read_source
+from ingestion.contract.cleaning import CleanResult, Lineage, clean_batch, quarantine_table
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
 from ingestion.errors import OnlineRetailError
 from ingestion.lake import (
@@ -65,7 +66,7 @@ def partition_key(year: int, month: int) -> str:
     return f"{TRANSFORMED_ZONE}/year={year:04d}/month={month:02d}"
 
 
-class _PartitionedWriter:
+class PartitionedWriter:
     """One Parquet file per (year, month), each written as chunks arrive."""
 
     def __init__(self, lake: Lake, name: str) -> None:
@@ -102,12 +103,30 @@ class _PartitionedWriter:
         return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in sorted(self.writers)]
 
 
-def _remove_stale_output(lake: Lake, name: str, written: list[str]) -> None:
+def remove_stale_output(lake: Lake, name: str, written: list[str]) -> None:
     """A re-run overwrites its files in place (same names); this drops the ones it did
     not write again, so a partition the source no longer has keeps no stale lines."""
     for key in lake.files_under(TRANSFORMED_ZONE):
         if key.rsplit("/", 1)[-1] == f"{name}.parquet" and key not in written:
             lake.delete(key)
+
+
+def clean_chunk(chunk: RawChunk, source_file: str, ingested_at: datetime) -> CleanResult:
+    """One chunk of a file through the cleaning rules. Lines the reader could not split
+    into fields are quarantined after the rules' rejects, under the field `(line)`."""
+    result = clean_batch(chunk.lines, Lineage.of_file(source_file, ingested_at, chunk.line_numbers))
+    malformed = quarantine_table(
+        event_ids=[f"{source_file}:{m.line_number}" for m in chunk.malformed],
+        source_file=source_file,
+        line_numbers=[m.line_number for m in chunk.malformed],
+        ingested_at=ingested_at,
+        fields=["(line)"] * len(chunk.malformed),
+        reasons=[m.reason for m in chunk.malformed],
+        raw_records=[json.dumps({"line": m.text}) for m in chunk.malformed],
+    )
+    return CleanResult(
+        result.landed, pa.concat_tables([result.quarantined, malformed]), result.date_formats
+    )
 
 
 def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = None) -> BatchResult:
@@ -119,7 +138,7 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     name = output_name(source_file)
 
     report = ReadReport()
-    transformed = _PartitionedWriter(lake, name)
+    transformed = PartitionedWriter(lake, name)
     lake.ensure_dir(QUARANTINE_ZONE)
     quarantine_key = f"{QUARANTINE_ZONE}/{name}.parquet"
     quarantine = pq.ParquetWriter(
@@ -130,31 +149,20 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     landed = quarantined = 0
     try:
         for chunk in read_source(lake.path(source_file), lake.filesystem, report):
-            lineage = Lineage.of_file(source_file, ingested_at, chunk.line_numbers)
-            result = clean_batch(chunk.lines, lineage)
+            result = clean_chunk(chunk, source_file, ingested_at)
             transformed.write(result.landed)
-            malformed = quarantine_table(
-                event_ids=[f"{source_file}:{m.line_number}" for m in chunk.malformed],
-                source_file=source_file,
-                line_numbers=[m.line_number for m in chunk.malformed],
-                ingested_at=ingested_at,
-                fields=["(line)"] * len(chunk.malformed),
-                reasons=[m.reason for m in chunk.malformed],
-                raw_records=[json.dumps({"line": m.text}) for m in chunk.malformed],
-            )
-            for table in (result.quarantined, malformed):
-                if table.num_rows:
-                    quarantine.write_table(table)
-                    for f in table["field"].to_pylist():
-                        reasons[f] = reasons.get(f, 0) + 1
+            if result.quarantined.num_rows:
+                quarantine.write_table(result.quarantined)
+                for f in result.quarantined["field"].to_pylist():
+                    reasons[f] = reasons.get(f, 0) + 1
             landed += result.landed.num_rows
-            quarantined += result.quarantined.num_rows + malformed.num_rows
+            quarantined += result.quarantined.num_rows
             for k, v in result.date_formats.items():
                 date_formats[k] = date_formats.get(k, 0) + v
     finally:
         quarantine.close()  # always written, even empty, so readers of the zone see the run
         output_files = transformed.close()
-    _remove_stale_output(lake, name, output_files)
+    remove_stale_output(lake, name, output_files)
 
     if report.records != landed + quarantined:  # something was lost: never expected
         raise OnlineRetailError(

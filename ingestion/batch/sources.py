@@ -69,7 +69,7 @@ def read_source(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> I
         raise OnlineRetailError(f"{path}: expected a .csv, .csv.gz or .xlsx file")
 
 
-def _header_map(header: list[str], path: str, report: ReadReport) -> list[int]:
+def header_map(header: list[str], path: str, report: ReadReport) -> list[int]:
     """Positions of the SOURCE_COLUMNS in the file's header (matched case-insensitively)."""
     names = [h.strip().lstrip("\ufeff").lower() for h in header]
     missing = [c for c in SOURCE_COLUMNS if c.lower() not in names]
@@ -109,15 +109,15 @@ def _read_csv(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> Ite
                 data += b"" if data.endswith(b"\n") else b"\n"
             if header is None:
                 first, data = data.split(b"\n", 1)
-                header_text, encoding = _decode(first.rstrip(b"\r"), encoding)
+                header_text, encoding = decode_block(first.rstrip(b"\r"), encoding)
                 if not header_text.strip():
                     raise OnlineRetailError(f"{path}: line 1: blank header")
                 header = next(csv.reader([header_text]))
-                positions = _header_map(header, path, report)
+                positions = header_map(header, path, report)
                 next_line = 2
                 if not data:
                     continue
-            chunk, encoding = _parse_block(data, next_line, header, positions, encoding)
+            chunk, encoding = parse_block(data, next_line, header, positions, encoding)
             next_line += data.count(b"\n")
             report.records += chunk.lines.num_rows + len(chunk.malformed)
             yield chunk
@@ -126,7 +126,7 @@ def _read_csv(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> Ite
     report.encoding = encoding
 
 
-def _decode(data: bytes, encoding: str) -> tuple[str, str]:
+def decode_block(data: bytes, encoding: str) -> tuple[str, str]:
     """Decode as UTF-8 while it is; a byte that is not switches the file to Latin-1."""
     if encoding == "utf-8":
         try:
@@ -136,7 +136,7 @@ def _decode(data: bytes, encoding: str) -> tuple[str, str]:
     return data.decode("latin-1"), encoding
 
 
-def _parse_block(
+def parse_block(
     data: bytes, first_line: int, header: list[str], positions: list[int], encoding: str
 ) -> tuple[RawChunk, str]:
     """Parse whole lines; fast with Arrow, line by line where a line is malformed."""
@@ -160,7 +160,7 @@ def _parse_block(
             numbers = pa.array(range(first_line, first_line + table.num_rows), pa.int64())
             return RawChunk(lines, numbers, []), encoding
     elif encoding == "utf-8":
-        encoding = _decode(data, encoding)[1]
+        encoding = decode_block(data, encoding)[1]
     return _parse_block_line_by_line(data, first_line, header, positions, encoding), encoding
 
 
@@ -232,7 +232,7 @@ def _read_xlsx(path: str, filesystem: pafs.FileSystem, report: ReadReport) -> It
     header = [str(h) for h in next(rows, [])]
     if not header:
         raise OnlineRetailError(f"{path}: the first sheet is empty")
-    positions = _header_map(header, path, report)
+    positions = header_map(header, path, report)
     columns: list[list[str | None]] = [[] for _ in SOURCE_COLUMNS]
     numbers: list[int] = []
     for line_number, row in enumerate(rows, start=2):

@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 from support import PROJECT_DIR, write_csv
 
-from ingestion import sources
-from ingestion.batch_job import BatchResult, run_batch_job
+from ingestion.batch import sources
+from ingestion.batch.job import BatchResult, run_batch_job
+from ingestion.batch.spark_job import local_session, main, run_spark_job
 from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
-from ingestion.spark_job import local_session, main, run_spark_job
 
 INGESTED_AT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)  # one for both jobs: rows compare whole
 DATASET = PROJECT_DIR / "data" / "online_retail.csv.gz"

@@ -1,7 +1,7 @@
 """The batch job on AWS Glue Spark (Glue 5.0: Spark 3.5, Python 3.11), or plain pyspark.
 
 The same contract, cleaning rules, lake layout and manifest as the single-process job
-(`ingestion.batch_job`), whose own functions it calls: Spark only spreads the work.
+(`ingestion.batch.job`), whose own functions it calls: Spark only spreads the work.
 
 1. Plan (driver): one sequential pass over the decompressed file cuts it into the very
    blocks the single-process reader parses (CHUNK_BYTES, cut after the last newline) and
@@ -23,8 +23,8 @@ A re-run writes the same names, so it replaces its own output (and the single jo
 the other way round) and drops a partition the source no longer has. Workbooks (.xlsx,
 at most 1,048,576 rows) are for the single-process job.
 
-    spark-submit ingestion/spark_job.py --source raw/online_retail/x.csv.gz --lake-root s3://...
-    python -m ingestion.spark_job --source ... --lake-root lake --master 'local[2]'
+    spark-submit ingestion/batch/spark_job.py --source raw/online_retail/x.csv.gz --lake-root s3://...
+    python -m ingestion.batch.spark_job --source ... --lake-root lake --master 'local[2]'
 """
 
 from __future__ import annotations
@@ -43,25 +43,17 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.batch_job import (
-    PARQUET_OPTIONS,
+from ingestion.batch.job import (
     BatchResult,
-    ReconciliationError,
-    _PartitionedWriter,
-    _remove_stale_output,
+    PartitionedWriter,
+    clean_chunk,
     partition_key,
+    remove_stale_output,
 )
-from ingestion.cleaning import Lineage, clean_batch, quarantine_table
-from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, Lake, output_name
-from ingestion.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
-from ingestion.sources import (
-    CHUNK_BYTES,
-    ReadReport,
-    SourceFormatError,
-    _decode,
-    _header_map,
-    _parse_block,
-)
+from ingestion.batch.sources import CHUNK_BYTES, ReadReport, decode_block, header_map, parse_block
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
+from ingestion.errors import OnlineRetailError
+from ingestion.lake import MANIFEST_ZONE, PARQUET_OPTIONS, QUARANTINE_ZONE, Lake, output_name
 
 try:  # AWS Glue's runtime; absent under plain pyspark and in the tests
     from awsglue.context import GlueContext
@@ -111,7 +103,8 @@ class _Job:
     lake_root: str
     staging_root: str
     name: str
-    lineage: Lineage
+    source_file: str
+    ingested_at: datetime
     header: list[str]
     positions: list[int]
 
@@ -119,9 +112,9 @@ class _Job:
 def plan_blocks(lake: Lake, source_file: str, staging: Lake, block_bytes: int) -> Plan:
     """Cut the file as `sources._read_csv` does (the same loop), recording, not parsing."""
     if not source_file.lower().endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
-        raise SourceFormatError(
+        raise OnlineRetailError(
             f"{source_file}: the Spark job reads .csv or .csv.gz; "
-            "a workbook is for the single-process job (ingestion.batch_job)"
+            "a workbook is for the single-process job (ingestion.batch.job)"
         )
     gzipped = source_file.lower().endswith(".gz")
     report = ReadReport()
@@ -148,11 +141,11 @@ def plan_blocks(lake: Lake, source_file: str, staging: Lake, block_bytes: int) -
                 data += b"" if data.endswith(b"\n") else b"\n"
             if header is None:
                 first, data = data.split(b"\n", 1)
-                header_text, encoding = _decode(first.rstrip(b"\r"), encoding)
+                header_text, encoding = decode_block(first.rstrip(b"\r"), encoding)
                 if not header_text.strip():
-                    raise SourceFormatError(f"{source_file}: line 1: blank header")
+                    raise OnlineRetailError(f"{source_file}: line 1: blank header")
                 header = next(csv.reader([header_text]))
-                positions = _header_map(header, source_file, report)
+                positions = header_map(header, source_file, report)
                 next_line, position = 2, len(first) + 1
                 if not data:
                     continue
@@ -166,11 +159,11 @@ def plan_blocks(lake: Lake, source_file: str, staging: Lake, block_bytes: int) -
                     Block(number, lake.root, source_file, position, len(data), next_line, encoding)
                 )
             if encoding == "utf-8":  # Latin-1 from the first block that is not UTF-8 on
-                encoding = _decode(data, encoding)[1]
+                encoding = decode_block(data, encoding)[1]
             next_line += data.count(b"\n")
             position += len(data)
     if header is None:
-        raise SourceFormatError(f"{source_file}: empty file, expected a header line")
+        raise OnlineRetailError(f"{source_file}: empty file, expected a header line")
     return Plan(blocks, header, positions, "gzip" if gzipped else "none", encoding)
 
 
@@ -183,23 +176,13 @@ def _read_block(block: Block) -> bytes:
 
 def clean_block(block: Block, job: _Job) -> dict[str, object]:
     """One block through the single job's parser and rules; staged; its counts returned."""
-    lineage = job.lineage
-    chunk, encoding = _parse_block(
+    chunk, encoding = parse_block(
         _read_block(block), block.first_line, job.header, job.positions, block.encoding
     )
-    result = clean_batch(chunk.lines, chunk.line_numbers, lineage)
-    malformed = quarantine_table(  # as run_batch_job quarantines a line it cannot split
-        event_ids=[f"{lineage.source_file}:{m.line_number}" for m in chunk.malformed],
-        source_file=lineage.source_file,
-        line_numbers=[m.line_number for m in chunk.malformed],
-        ingested_at=lineage.ingested_at,
-        fields=["(line)"] * len(chunk.malformed),
-        reasons=[m.reason for m in chunk.malformed],
-        raw_records=[json.dumps({"line": m.text}) for m in chunk.malformed],
-    )
-    quarantined = pa.concat_tables([result.quarantined, malformed])
+    result = clean_chunk(chunk, job.source_file, job.ingested_at)
+    quarantined = result.quarantined
     staged = Lake(f"{job.staging_root.rstrip('/')}/block-{block.number:05d}")  # lake layout
-    transformed = _PartitionedWriter(staged, job.name)
+    transformed = PartitionedWriter(staged, job.name)
     transformed.write(result.landed)
     transformed.close()
     if quarantined.num_rows:
@@ -263,8 +246,7 @@ def run_spark_job(
     staging = Lake(f"{(staging_root or lake.uri('tmp/spark_job')).rstrip('/')}/{name}")
     _clear(staging)  # what a failed run may have left
     plan = plan_blocks(lake, source_file, staging, block_bytes)
-    lineage = Lineage(source_file=source_file, ingested_at=ingested_at)
-    job = _Job(lake.root, staging.root, name, lineage, plan.header, plan.positions)
+    job = _Job(lake.root, staging.root, name, source_file, ingested_at, plan.header, plan.positions)
     sc, stats = spark.sparkContext, []
     if plan.blocks:  # one task per block: a block is the unit the reader parses whole
         blocks = [asdict(b) for b in plan.blocks]
@@ -297,9 +279,9 @@ def run_spark_job(
     merge = functools.partial(merge_output, job=job)
     written = sc.parallelize(targets, min(len(targets), sc.defaultParallelism)).map(merge)
     if (rows_written := dict(written.collect())) != expected:
-        raise ReconciliationError(f"{source_file}: rows written {rows_written} != {expected}")
+        raise OnlineRetailError(f"{source_file}: rows written {rows_written} != {expected}")
     output_files = sorted(k for k in staged if k != quarantine_key)
-    _remove_stale_output(lake, name, output_files)
+    remove_stale_output(lake, name, output_files)
     _clear(staging)
 
     rows_in = sum(s["records"] for s in stats)
@@ -307,7 +289,7 @@ def run_spark_job(
     quarantined = sum(s["quarantined"] for s in stats)
     if rows_in != landed + quarantined:
         message = f"read {rows_in} records but landed {landed} and quarantined {quarantined}"
-        raise ReconciliationError(f"{source_file}: {message}")
+        raise OnlineRetailError(f"{source_file}: {message}")
     result = BatchResult(
         source_file=source_file,
         rows_in=rows_in,
