@@ -2,9 +2,10 @@
     compile with no warehouse reachable cannot call it. The var `compile_offline` set to
     'full' or 'incremental' gives the answer instead of asking (CI compiles both
     branches). Without the var, `dbt compile` on a warehouse target (Athena, Redshift)
-    answers 'full' without asking, so it works with no credentials at all (pass
-    --vars '{compile_offline: incremental}' to see the incremental SQL); everything else
-    (runs, builds, and any command on DuckDB or PostgreSQL) is dbt's own macro. -#}
+    answers 'full' without asking, so `dbt compile --target athena --no-populate-cache`
+    works with no credentials at all (add --vars '{compile_offline: incremental}' for the
+    incremental SQL); everything else (runs, builds, and any command on DuckDB or
+    PostgreSQL) is dbt's own macro. -#}
 
 {% macro is_incremental() -%}
 {%- set offline = var('compile_offline', none) -%}
