@@ -44,6 +44,11 @@ def items() -> ModuleType:
     return _first("ingestion.stream.items")
 
 
+def records() -> ModuleType:
+    """Stream records (partition_keys: the Firehose dynamic-partitioning keys)."""
+    return _first("ingestion.stream.records")
+
+
 def settings_module() -> ModuleType:
     """The stream handlers' settings (Settings.from_env reads the environment names)."""
     return _first("ingestion.stream.settings", "ingestion.stream.aws")
