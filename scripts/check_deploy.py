@@ -13,6 +13,7 @@ Exit 0 on PASS, 1 on FAIL.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -82,6 +83,7 @@ def checkov() -> str:
 
 def sam_translate() -> str:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its feature-toggle notes
     from cfnlint.decode import decode
     from samtranslator.translator.transform import transform
 
