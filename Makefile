@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov gets a venv of its own: its pins would downgrade boto3 and more under dbt
+# (requirements-tools.in says which).
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 export LAKE_ROOT ?= $(CURDIR)/lake
 export DUCKDB_PATH ?= $(CURDIR)/warehouse/online_retail.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
@@ -30,12 +34,29 @@ setup: $(STAMP) ## Create .venv and install the pinned dependencies (requirement
 		echo 'export DBT_PROFILES_DIR="$(CURDIR)/profiles"  # added by make setup' >> $(BIN)/activate
 	@mkdir -p $(dir $(DUCKDB_PATH))
 
+$(TOOLS_STAMP): requirements-tools.lock $(STAMP)
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(BIN)/uv pip install --quiet --python $(TOOLS)/bin/python -r requirements-tools.lock
+	@touch $(TOOLS_STAMP)
+
+.PHONY: tools package check-deploy deploy
+tools: $(TOOLS_STAMP) ## Create .venv-tools with checkov (pinned in requirements-tools.lock)
+
+package: setup ## Build each Lambda artifact and the pyarrow layer (build/), sizes vs Lambda's limits
+	$(BIN)/python scripts/package.py
+
+check-deploy: setup tools ## Offline deploy checks: cfn-lint (+serverless), checkov, SAM translation, actionlint
+	$(BIN)/python scripts/check_deploy.py
+
+deploy: setup ## Package, sam build, sam deploy (guided the first time); needs the SAM CLI
+	$(BIN)/python scripts/deploy.py
+
 run: setup ## Land the full dataset, run the batch job, dbt build + docs on DuckDB, print a summary
 	$(BIN)/online-retail run
 
 PY_DIRS := ingestion bi local_stack cli tests bench scripts
 
-test: setup ## The whole suite: ruff, import layers, sqlfluff, pytest (ingestion, pipeline, stream, targets, bi)
+test: setup tools ## The whole suite: ruff, import layers, sqlfluff, pytest (ingestion, pipeline, stream, targets, bi, deploy: runs check-deploy)
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/lint-imports
@@ -103,6 +124,7 @@ docs-serve: setup ## Serve the dbt docs site on http://localhost:8080
 
 lock: ## Re-pin requirements.lock from requirements.in
 	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
+	$(BIN)/uv pip compile --python-version 3.11 requirements-tools.in -o requirements-tools.lock
 
 clean: ## Remove the local lake, warehouse and dbt artefacts (keeps .venv)
-	rm -rf lake warehouse target logs
+	rm -rf lake warehouse target logs build .aws-sam

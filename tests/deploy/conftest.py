@@ -1,0 +1,26 @@
+"""The template, parsed as CloudFormation reads it (intrinsics as {"Fn::...": ...})."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))  # deploy_paths: the project's module paths
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    from cfnlint.decode import decode
+
+    parsed, matches = decode(str(PROJECT_DIR / "template.yaml"))
+    assert not matches, matches
+    return parsed
+
+
+@pytest.fixture(scope="session")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]
