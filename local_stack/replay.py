@@ -17,7 +17,7 @@ from local_stack.csv_bodies import Tally, send_lines
 from local_stack.dbt_build import fact_rows_for, run_dbt
 from local_stack.fixtures import bad_lines, put_direct
 from local_stack.hops import HopCounts, count_hops
-from local_stack.lake_mirror import ensure_batch_manifest, mirror
+from local_stack.lake_mirror import mirror
 from local_stack.stack import LocalStack
 
 
@@ -93,8 +93,6 @@ def run_replay(
         hops = count_hops(stack, tally)
         copied = mirror(stack.lake, local_lake)
         say(f"3/4 drained; copied {copied} objects of the S3 lake to {local_lake.uri('')}")
-        if (empty := ensure_batch_manifest(local_lake)) is not None:
-            say(f"    (no batch manifest in the lake yet: ran the batch job over {empty})")
         report = ReplayReport(
             tally=tally,
             hops=hops,

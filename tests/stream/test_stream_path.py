@@ -34,7 +34,7 @@ from local_stack.csv_bodies import send_lines
 from local_stack.dbt_build import fact_rows_for
 from local_stack.fixtures import put_direct
 from local_stack.hops import count_hops
-from local_stack.lake_mirror import ensure_batch_manifest, mirror
+from local_stack.lake_mirror import mirror
 from local_stack.stack import LocalStack
 
 pytestmark = pytest.mark.pipeline
@@ -166,7 +166,6 @@ def run(moto_process, dataset_lines, tmp_path_factory):
             }
             stream_lake = Lake(str(work / "stream_lake"))
             mirror(s3_lake, stream_lake)
-            ensure_batch_manifest(stream_lake)
 
             # The batch path over the same lines, as a file (same name, same line numbers).
             source = work / "online_retail.csv.gz"
