@@ -5,6 +5,11 @@ ${Placeholder} strings for what differs per account (account, region, work group
 the Secrets Manager secret holding Redshift's credentials). This module fills them in,
 validates every request against botocore's QuickSight model (required members, types,
 lengths, enums and patterns), and deploys them: create, or update when they exist.
+
+QuickSight builds data sources and dashboards asynchronously: `deploy` polls each one's
+Describe call until *_SUCCESSFUL (stopping with QuickSight's errors on *_FAILED), then
+publishes the dashboard version it made. Access: the users or groups of
+QUICKSIGHT_PRINCIPAL_ARNS.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,13 @@ from ingestion.errors import OnlineRetailError, reaching_aws
 DEFINITIONS_DIR = Path(__file__).parent / "quicksight"
 ENGINES = ("athena", "redshift")
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+PRINCIPALS_SETTING = "QUICKSIGHT_PRINCIPAL_ARNS"
+# A QuickSight user or group: arn:aws:quicksight:<identity region>:<account>:user|group/
+# <namespace>/<name>. Permissions take these, not IAM ARNs or account roots:
+# https://docs.aws.amazon.com/quicksight/latest/APIReference/API_ResourcePermission.html
+PRINCIPAL_ARN = re.compile(
+    r"arn:aws[a-z-]*:quicksight:[a-z0-9-]+:(?P<account>\d{12}):(?:user|group)/[^/\s]+/[^\s]+"
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ class Settings:
     redshift_database: str = "dev"
     redshift_schema: str = "online_retail"
     redshift_secret_arn: str | None = None
-    principal_arn: str | None = None  # user or group given access; none: the caller only
+    principal_arns: tuple[str, ...] = ()  # QuickSight users or groups given access
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -75,7 +88,9 @@ class Settings:
             redshift_database=env.get("REDSHIFT_DATABASE", "dev"),
             redshift_schema=env.get("REDSHIFT_SCHEMA", "online_retail"),
             redshift_secret_arn=env.get("QUICKSIGHT_REDSHIFT_SECRET_ARN"),
-            principal_arn=env.get("QUICKSIGHT_PRINCIPAL_ARN"),
+            principal_arns=tuple(
+                arn.strip() for arn in env.get(PRINCIPALS_SETTING, "").split(",") if arn.strip()
+            ),
         )
 
     def data_source_arn(self) -> str:
@@ -101,7 +116,6 @@ class Settings:
             "RedshiftPort": self.redshift_port,
             "RedshiftDatabase": self.redshift_database,
             "RedshiftSecretArn": self.redshift_secret_arn,
-            "PrincipalArn": self.principal_arn,
             **self.extra,
         }
 
@@ -161,6 +175,7 @@ def build_requests(settings: Settings, definitions: Path = DEFINITIONS_DIR) -> l
                 "QuickSight's Redshift data source needs its host and secret",
                 setting=", ".join(missing),
             )
+    _check_principals(settings)
     values = settings.values()
     templates = [
         ("CreateDataSource", _load(f"data_source_{settings.engine}.json", definitions)),
@@ -169,11 +184,34 @@ def build_requests(settings: Settings, definitions: Path = DEFINITIONS_DIR) -> l
     ]
     requests = []
     for operation, template in templates:
-        if settings.principal_arn is None:
-            # Without a principal, only the deploying identity (an admin) sees the resources.
-            template = {k: v for k, v in template.items() if k != "Permissions"}
+        template = _grant(template, settings.principal_arns)
         requests.append(Request(operation, fill(template, values, operation)))
     return requests
+
+
+def _check_principals(settings: Settings) -> None:
+    if not settings.principal_arns:
+        raise OnlineRetailError(
+            "QuickSight shares the data sources, data sets and dashboard with QuickSight "
+            "users or groups: give their ARNs, comma separated",
+            setting=PRINCIPALS_SETTING,
+        )
+    for arn in settings.principal_arns:
+        match = PRINCIPAL_ARN.fullmatch(arn)
+        if match is None or match["account"] != settings.account_id:
+            raise OnlineRetailError(
+                f"{arn} is not a QuickSight user or group of account {settings.account_id} "
+                f"(arn:aws:quicksight:<region>:{settings.account_id}:user|group/<namespace>/<name>)",
+                setting=PRINCIPALS_SETTING,
+            )
+
+
+def _grant(template: dict[str, Any], principals: tuple[str, ...]) -> dict[str, Any]:
+    """The template's permissions (written for ${PrincipalArn}) for every principal."""
+    if "Permissions" not in template:
+        return template
+    granted = [{**p, "Principal": arn} for p in template["Permissions"] for arn in principals]
+    return {**template, "Permissions": granted}
 
 
 def update_request(request: Request, service_model: Any) -> Request:
@@ -225,9 +263,89 @@ def _snake(operation: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
-def deploy(client: Any, requests: list[Request]) -> list[tuple[str, str]]:
-    """Create each resource, or update it when it exists; returns (operation, arn) pairs.
-    Every request is validated first, so nothing is half deployed by a bad definition."""
+@dataclass(frozen=True)
+class Waiting:
+    """How `deploy` waits for QuickSight's asynchronous creates and updates."""
+
+    interval: float = 3.0  # seconds between two Describe calls
+    timeout: float = 600.0  # per resource
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+_DONE = {"CREATION_SUCCESSFUL", "UPDATE_SUCCESSFUL", "COMPLETED"}  # COMPLETED: an ingestion
+_FAILED = {"CREATION_FAILED", "UPDATE_FAILED", "DELETED", "FAILED", "CANCELLED"}
+
+
+def _wait(what: str, describe: Callable[[], tuple[str, Any]], waiting: Waiting) -> None:
+    """Poll `describe` (-> status, errors) until the resource is built; raise with
+    QuickSight's errors on failure, or when it is still in progress at the timeout. The
+    create or update call's own status is not trusted: it is *_IN_PROGRESS on AWS."""
+    deadline = waiting.clock() + waiting.timeout
+    while True:
+        status, errors = describe()
+        if status in _DONE:
+            return
+        if status in _FAILED:
+            raise OnlineRetailError(f"QuickSight {what}: {status}: {json.dumps(errors)}")
+        if waiting.clock() >= deadline:
+            raise OnlineRetailError(
+                f"QuickSight {what}: still {status} after {waiting.timeout:g} s",
+                setting="QUICKSIGHT_WAIT_SECONDS",
+            )
+        waiting.sleep(waiting.interval)
+
+
+def _settle(client: Any, request: Request, response: dict[str, Any], waiting: Waiting) -> list:
+    """Wait until what `request` made is built, then publish a dashboard's version."""
+    account, resource = request.params["AwsAccountId"], request.resource_id
+    what = f"{request.operation} {resource}"
+    if "DataSource" in request.operation:
+        # https://docs.aws.amazon.com/quicksight/latest/APIReference/API_DescribeDataSource.html
+        def source() -> tuple[str, Any]:
+            found = client.describe_data_source(AwsAccountId=account, DataSourceId=resource)
+            return found["DataSource"].get("Status", ""), found["DataSource"].get("ErrorInfo")
+
+        _wait(what, source, waiting)
+        return []
+    if "DataSet" in request.operation:
+        if not response.get("IngestionId"):  # DIRECT_QUERY: no SPICE import to wait for
+            return []
+
+        def ingestion() -> tuple[str, Any]:
+            found = client.describe_ingestion(
+                AwsAccountId=account, DataSetId=resource, IngestionId=response["IngestionId"]
+            )["Ingestion"]
+            return found.get("IngestionStatus", ""), found.get("ErrorInfo")
+
+        _wait(f"{what} (SPICE ingestion)", ingestion, waiting)
+        return []
+    # A dashboard: an update makes a new version it does not publish:
+    # https://docs.aws.amazon.com/quicksight/latest/APIReference/API_UpdateDashboard.html
+    version_arn = response["VersionArn"]  # arn:...:dashboard/<id>/version/<n>
+    number = int(version_arn.rsplit("/", 1)[1])
+
+    def version() -> tuple[str, Any]:
+        found = client.describe_dashboard(
+            AwsAccountId=account, DashboardId=resource, VersionNumber=number
+        )["Dashboard"]["Version"]
+        return found.get("Status", ""), found.get("Errors")
+
+    _wait(f"{what} version {number}", version, waiting)
+    client.update_dashboard_published_version(
+        AwsAccountId=account, DashboardId=resource, VersionNumber=number
+    )
+    return [("UpdateDashboardPublishedVersion", version_arn)]
+
+
+def deploy(
+    client: Any, requests: list[Request], waiting: Waiting | None = None
+) -> list[tuple[str, str]]:
+    """Create each resource, or update it when it exists, wait until QuickSight has built
+    it (a data set needs its data source built; a dashboard version is published once
+    built); returns (operation, arn) pairs. Every request is validated first, so nothing
+    is half deployed by a bad definition."""
+    waiting = waiting or Waiting()
     model = client.meta.service_model
     for request in requests:
         validate(request, model)
@@ -240,6 +358,7 @@ def deploy(client: Any, requests: list[Request]) -> list[tuple[str, str]]:
             request = update_request(request, model)
             response = getattr(client, _snake(request.operation))(**request.params)
         done.append((request.operation, response.get("Arn", "")))
+        done += _settle(client, request, response, waiting)
     return done
 
 
@@ -248,6 +367,7 @@ EXAMPLE_ENV = {
     "QUICKSIGHT_ACCOUNT_ID": "123456789012",
     "REDSHIFT_HOST": "example.eu-west-2.redshift-serverless.amazonaws.com",
     "QUICKSIGHT_REDSHIFT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-2:123456789012:secret:x",
+    "QUICKSIGHT_PRINCIPAL_ARNS": "arn:aws:quicksight:us-east-1:123456789012:group/default/bi",
 }
 
 
@@ -270,5 +390,10 @@ def deploy_from_env(engine: str) -> list[tuple[str, str]]:
 
     settings = Settings.from_env(engine)
     client = boto3.client("quicksight", region_name=settings.region)
+    try:
+        waiting = Waiting(timeout=float(os.environ.get("QUICKSIGHT_WAIT_SECONDS", "600")))
+    except ValueError as error:
+        raise OnlineRetailError(f"{error}", setting="QUICKSIGHT_WAIT_SECONDS") from error
+    requests = build_requests(settings)
     with reaching_aws("QuickSight"):
-        return deploy(client, build_requests(settings))
+        return deploy(client, requests, waiting)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ingestion.batch.dataset import PROJECT_DIR, fetch_original, verified_shipped_copy
 from ingestion.batch.job import BatchResult, run_batch_job
 from ingestion.errors import OnlineRetailError
-from ingestion.lake import Lake, land_file
+from ingestion.lake import Lake, arrival_key, land_file
 from local_stack.dbt_build import run_dbt
 
 # Where the BI artefacts go (dashboard, Hyper extract, Tableau data source): build output.
@@ -176,7 +176,9 @@ def cmd_stream(args: argparse.Namespace) -> int:
     report = run_replay(
         lines,
         indexes,
-        dataset_key=f"raw/online_retail/{source.name}",
+        # the batch job's ids for this file (its arrival key), so a replay and the batch
+        # job over the same file collapse to the same rows downstream
+        dataset_key=arrival_key(str(source), Lake(args.lake)),
         local_lake=Lake(args.lake),
         warehouse=None if args.no_dbt else args.warehouse,
         rate=args.rate,

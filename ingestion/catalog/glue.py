@@ -6,6 +6,12 @@ definition is left alone (no new version), a table that differs is updated (Glue
 the old one as a version, so a schema change is visible in the table's history and never
 a silent drift), and the partitions registered are exactly the year=/month= folders
 present in the lake.
+
+`register_partitions()` registers partitions as objects arrive, for the S3-event Lambda
+(`ingestion.catalog.partition_registrar`): Firehose's dynamic partitioning writes new
+year=/month= prefixes at any time, and Athena and Redshift Spectrum read registered
+partitions only. It only adds (AlreadyExists is success), so S3's repeated or reordered
+event deliveries are harmless; `register_lake()` still prunes.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
-from ingestion.catalog.tables import LAKE_TABLES, LakeTable, glue_database
+from ingestion.catalog.tables import INVOICE_LINES, LAKE_TABLES, LakeTable, glue_database
 from ingestion.errors import OnlineRetailError, reaching_aws
 from ingestion.lake import TRANSFORMED_ZONE, Lake
 
@@ -205,3 +212,86 @@ def _register(lake: Lake, glue: Any, database: str, tables: Iterable[LakeTable])
         if table.partition_keys:
             _sync_partitions(glue, database, wanted, lake, changes)
     return changes
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    """One year=/month= partition of invoice_lines in one lake (s3://bucket/prefix)."""
+
+    lake_root: str
+    year: str
+    month: str
+
+
+_TRANSFORMED_OBJECT = re.compile(
+    rf"^(?:(?P<prefix>.+)/)?{re.escape(TRANSFORMED_ZONE)}/"
+    r"year=(?P<year>\d{4})/month=(?P<month>\d{2})/[^/]+$"
+)
+
+
+def partition_of_object(bucket: str, key: str) -> Partition | None:
+    """The partition an object of the transformed zone belongs to; None for any other key
+    (another zone, Firehose's error prefix, a folder marker ending in `/`)."""
+    match = _TRANSFORMED_OBJECT.match(key)
+    if match is None:
+        return None
+    root = f"s3://{bucket}/{match['prefix']}" if match["prefix"] else f"s3://{bucket}"
+    return Partition(root, match["year"], match["month"])
+
+
+def partitions_in_s3_event(event: dict[str, Any]) -> list[Partition]:
+    """The distinct partitions of the objects an S3 event notification says were created.
+    S3 URL-encodes the key in the event (`year%3D2011/month%3D12/...`):
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html"""
+    found = set()
+    for record in event.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            continue
+        s3 = record["s3"]
+        partition = partition_of_object(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]))
+        if partition is not None:
+            found.add(partition)
+    return sorted(found)
+
+
+def register_partitions(
+    glue: Any, database: str, partitions: Iterable[Partition], table: LakeTable = INVOICE_LINES
+) -> list[Partition]:
+    """Create the partitions Glue does not have yet, with the table's storage (the same
+    PartitionInput as register_lake); returns the ones created. A partition that exists
+    already is left as it is: BatchCreatePartition reports it as AlreadyExistsException,
+    which is success here. Any other error raises, so the Lambda's invocation fails and
+    S3's asynchronous invocation retries it (then its on-failure destination keeps it)."""
+    by_root: dict[str, list[Partition]] = {}
+    for partition in sorted(set(partitions)):
+        by_root.setdefault(partition.lake_root, []).append(partition)
+    created: list[Partition] = []
+    with reaching_aws("the Glue Data Catalog"):
+        for root, wanted in by_root.items():
+            table_input = table.table_input(root)
+            for chunk in _chunks(wanted, 100):  # BatchCreatePartition takes at most 100
+                try:
+                    response = glue.batch_create_partition(
+                        DatabaseName=database,
+                        TableName=table.name,
+                        PartitionInputList=[
+                            _partition_input(table_input, p.year, p.month) for p in chunk
+                        ],
+                    )
+                except glue.exceptions.EntityNotFoundException as error:
+                    raise OnlineRetailError(
+                        f"Glue has no table {database}.{table.name} to add partitions to; "
+                        "register the lake first (online-retail catalog)",
+                        setting="GLUE_DATABASE",
+                    ) from error
+                existed, failed = set(), []
+                for error in response.get("Errors", []):
+                    values = tuple(error.get("PartitionValues", []))
+                    if error.get("ErrorDetail", {}).get("ErrorCode") == "AlreadyExistsException":
+                        existed.add(values)
+                    else:
+                        failed.append(error)
+                if failed:
+                    raise OnlineRetailError(f"Glue BatchCreatePartition failed: {failed}")
+                created += [p for p in chunk if (p.year, p.month) not in existed]
+    return created

@@ -13,7 +13,14 @@ from support import parse_csv_lines, write_csv
 
 from ingestion.batch.job import run_batch_job
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA
-from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
+from ingestion.lake import (
+    MANIFEST_ZONE,
+    QUARANTINE_ZONE,
+    TRANSFORMED_ZONE,
+    Lake,
+    land_file,
+    output_name,
+)
 
 
 def transformed(lake: Lake) -> ds.Dataset:
@@ -46,10 +53,11 @@ def test_every_line_lands_and_revenue_matches_the_source(slice_file, slice_lines
 
 
 def test_partitions_are_hive_year_month_with_snappy_and_microseconds(slice_file, lake) -> None:
-    result = run_batch_job(land_file(str(slice_file), lake), lake)
+    key = land_file(str(slice_file), lake)
+    result = run_batch_job(key, lake)
     files = lake.files_under(TRANSFORMED_ZONE)
     assert len(files) == len(result.partitions) == 13  # Dec 2010 .. Dec 2011
-    assert f"{TRANSFORMED_ZONE}/year=2010/month=12/online_retail_slice_csv_gz.parquet" in files
+    assert f"{TRANSFORMED_ZONE}/year=2010/month=12/{output_name(key)}.parquet" in files
     metadata = pq.ParquetFile(lake.path(files[0])).metadata
     assert metadata.row_group(0).column(0).compression == "SNAPPY"
     schema = pq.read_schema(lake.path(files[0]))
@@ -73,11 +81,11 @@ def test_a_rerun_replaces_instead_of_duplicating(slice_file, lake) -> None:
 
 
 def test_a_rerun_of_a_shorter_file_leaves_no_stale_partition(slice_lines, tmp_path, lake) -> None:
-    path = tmp_path / "online_retail.csv"
-    key = land_file(str(write_csv(path, slice_lines)), lake)
+    key = land_file(str(write_csv(tmp_path / "online_retail.csv", slice_lines)), lake)
     run_batch_job(key, lake)
+    # the arrival's raw object corrected in place, then the same arrival run again
     december_only = [slice_lines[0], *(line for line in slice_lines[1:] if "/2010 " in line)]
-    key = land_file(str(write_csv(path, december_only)), lake)
+    lake.write_bytes(key, ("\n".join(december_only) + "\n").encode())
     result = run_batch_job(key, lake)
     assert list(result.partitions) == ["2010-12"]
     assert transformed(lake).to_table().num_rows == len(december_only) - 1
@@ -107,7 +115,8 @@ def test_bad_lines_are_quarantined_with_line_field_and_reason(slice_lines, tmp_p
 
     assert result.rows_in == 1000
     assert (result.rows_landed, result.rows_quarantined) == (997, 3)
-    quarantine = pq.read_table(lake.path(f"{QUARANTINE_ZONE}/bad_csv.parquet")).to_pylist()
+    quarantine_key = f"{QUARANTINE_ZONE}/{output_name(key)}.parquet"
+    quarantine = pq.read_table(lake.path(quarantine_key)).to_pylist()
     found = {(q["source_line_number"], q["field"]) for q in quarantine}
     assert found == {(6, "InvoiceDate"), (10, "(line)"), (21, "Country")}
     by_line = {q["source_line_number"]: q for q in quarantine}
@@ -120,7 +129,7 @@ def test_bad_lines_are_quarantined_with_line_field_and_reason(slice_lines, tmp_p
 def test_the_manifest_proves_the_count(slice_file, lake) -> None:
     key = land_file(str(slice_file), lake)
     result = run_batch_job(key, lake)
-    manifest = json.loads(lake.read_bytes(f"{MANIFEST_ZONE}/online_retail_slice_csv_gz.json"))
+    manifest = json.loads(lake.read_bytes(f"{MANIFEST_ZONE}/{output_name(key)}.json"))
     assert manifest["rows_in"] == manifest["rows_landed"] + manifest["rows_quarantined"]
     assert manifest["rows_in"] == result.rows_in
     assert manifest["source_file"] == key
@@ -129,6 +138,7 @@ def test_the_manifest_proves_the_count(slice_file, lake) -> None:
 
 
 def test_an_empty_quarantine_file_is_still_written(slice_file, lake) -> None:
-    run_batch_job(land_file(str(slice_file), lake), lake)
-    quarantine = pq.read_table(lake.path(f"{QUARANTINE_ZONE}/online_retail_slice_csv_gz.parquet"))
+    key = land_file(str(slice_file), lake)
+    run_batch_job(key, lake)
+    quarantine = pq.read_table(lake.path(f"{QUARANTINE_ZONE}/{output_name(key)}.parquet"))
     assert quarantine.num_rows == 0  # readers of the zone always find this run's file

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,14 @@ from support import PROJECT_DIR, write_csv
 from ingestion.batch import sources
 from ingestion.batch.job import BatchResult, run_batch_job
 from ingestion.batch.spark_job import local_session, main, run_spark_job
-from ingestion.lake import MANIFEST_ZONE, QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
+from ingestion.lake import (
+    MANIFEST_ZONE,
+    QUARANTINE_ZONE,
+    TRANSFORMED_ZONE,
+    Lake,
+    land_file,
+    output_name,
+)
 
 INGESTED_AT = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)  # one for both jobs: rows compare whole
 DATASET = PROJECT_DIR / "data" / "online_retail.csv.gz"
@@ -92,7 +100,10 @@ def full_runs(spark, tmp_path_factory):
     """Both jobs on the whole dataset, landed as `make run` lands it."""
     lakes = [Lake(str(tmp_path_factory.mktemp(name))) for name in ("single", "spark")]
     keys = [land_file(str(DATASET), lake) for lake in lakes]
-    assert keys[0] == "raw/online_retail/online_retail.csv.gz"
+    assert keys[0] == keys[1]  # one arrival key: the day, the content digest, the name
+    assert re.fullmatch(
+        r"raw/online_retail/ingest_date=[\d-]{10}/[0-9a-f]{12}-online_retail\.csv\.gz", keys[0]
+    )
     single = run_batch_job(keys[0], lakes[0], ingested_at=INGESTED_AT)
     spark_result = run_spark_job(spark, keys[1], lakes[1], ingested_at=INGESTED_AT)
     return lakes, single, spark_result
@@ -191,8 +202,9 @@ def test_a_rerun_replaces_its_output_and_the_single_jobs(spark, slice_lines, tmp
         assert len(set(table["event_id"].to_pylist())) == table.num_rows
     assert lake.files_under("tmp") == []  # the staging folder is emptied
 
+    # the arrival's raw object corrected in place, then the same arrival run again
     december_only = [slice_lines[0], *(line for line in slice_lines[1:] if "/2010 " in line)]
-    key = land_file(str(write_csv(tmp_path / "online_retail.csv.gz", december_only)), lake)
+    lake.write_bytes(key, write_csv(tmp_path / "december.csv.gz", december_only).read_bytes())
     shorter = run_spark_job(spark, key, lake)
     assert list(shorter.partitions) == ["2010-12"]
     assert len(lake.files_under(TRANSFORMED_ZONE)) == 1
@@ -204,4 +216,4 @@ def test_the_command_line_runs_the_job_outside_glue(spark, slice_lines, tmp_path
     assert main(["--source", key, "--lake-root", lake.root]) == 0  # reuses the session
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (printed["rows_in"], printed["rows_landed"]) == (200, 200)
-    assert printed == json.loads(lake.read_bytes(f"{MANIFEST_ZONE}/cli_csv.json"))
+    assert printed == json.loads(lake.read_bytes(f"{MANIFEST_ZONE}/{output_name(key)}.json"))
