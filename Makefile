@@ -87,6 +87,10 @@ bench: setup ## Benchmark the batch job at 1x and 10x against DuckDB and pandas 
 stream: setup ## Replay a day through the local stream stack (moto), dbt build, count every hop
 	$(BIN)/online-retail stream
 
+.PHONY: reingest-errors
+reingest-errors: setup ## Land or quarantine what Firehose left in its error prefix (LAKE_ROOT), exactly once
+	$(BIN)/online-retail reingest-errors
+
 .PHONY: catalog check-targets
 catalog: setup ## Register the lake at LAKE_ROOT (s3://...) in the Glue Data Catalog (idempotent)
 	$(BIN)/online-retail catalog

@@ -191,6 +191,19 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 0 if not report.hops.reconciles() else 1
 
 
+def cmd_reingest_errors(args: argparse.Namespace) -> int:
+    from ingestion.stream.reingest import reingest_errors
+
+    if "://" not in args.lake and not Path(args.lake).is_dir():
+        raise OnlineRetailError(f"{args.lake}: no such lake folder", field="--lake")
+    lake = Lake(args.lake)
+    stream_name = args.stream_name or os.environ.get("STREAM_NAME", "online-retail-invoice-lines")
+    print(f"reingest-errors: {lake.uri(args.prefix)} (stream {stream_name})")
+    report = reingest_errors(lake, stream_name, args.prefix)
+    print("\n".join(report.lines()))
+    return 0
+
+
 def _text_lines(path: Path) -> list[str]:
     import gzip
 

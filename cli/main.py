@@ -13,6 +13,7 @@ online-retail dashboard write the offline HTML dashboard (and, with --png-dir, i
 online-retail hyper     export the marts to a Tableau Hyper extract
 online-retail tableau-tds   fill the Tableau Redshift data source from the environment
 online-retail quicksight    validate or deploy the QuickSight data sources, sets, dashboard
+online-retail reingest-errors  land or quarantine what Firehose left in its error prefix
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 from cli import commands
 from ingestion.batch.dataset import PROJECT_DIR, UCI_URL
 from ingestion.errors import OnlineRetailError
+from ingestion.stream.output import ERROR_ZONE
 
 DEFAULT_LAKE = os.environ.get("LAKE_ROOT", str(PROJECT_DIR / "lake"))
 DEFAULT_WAREHOUSE = os.environ.get(
@@ -115,6 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     stream.add_argument("--no-dbt", action="store_true", help="stop before dbt build")
     stream.set_defaults(func=commands.cmd_stream)
+
+    reingest = sub.add_parser(
+        "reingest-errors",
+        help="land or quarantine, exactly once, the records in Firehose's error prefix",
+    )
+    reingest.add_argument(
+        "--prefix", default=ERROR_ZONE, help=f"Firehose's error prefix (default: {ERROR_ZONE})"
+    )
+    reingest.add_argument(
+        "--stream-name", help="the source stream, for bare lines' event ids ($STREAM_NAME)"
+    )
+    reingest.set_defaults(func=commands.cmd_reingest_errors)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

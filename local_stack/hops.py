@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake
 from ingestion.stream import settings
+from ingestion.stream.deaggregate import BrokenAggregate, UserRecord, user_records
 from ingestion.stream.items import LINES
 from local_stack.csv_bodies import Tally
 from local_stack.kinesis_mapping import shard_readers
@@ -62,10 +63,17 @@ def _event_ids_in_stream(stack: LocalStack) -> tuple[int, set[str]]:
         while batch := reader.read(10_000):
             records += len(batch)
             for r in batch:
+                # a KPL aggregate counts as its user records, each with its own id
                 try:
-                    ids.add(json.loads(r.data)["event_id"])
-                except (ValueError, KeyError, TypeError):
-                    ids.add(f"{r.shard_id}:{r.sequence_number}")  # not from the API
+                    users = user_records(r.data, r.partition_key, r.sequence_number)
+                except BrokenAggregate:
+                    users = [UserRecord(r.data, r.partition_key, 0, aggregated=False)]
+                records += len(users) - 1
+                for u in users:
+                    try:
+                        ids.add(json.loads(u.data)["event_id"])
+                    except (ValueError, KeyError, TypeError):  # not from the API
+                        ids.add(f"{r.shard_id}:{r.sequence_number}:{u.subsequence_number}")
     return records, ids
 
 

@@ -1,6 +1,7 @@
 """What the stream path writes, and where: its keys in the raw and quarantine zones,
-Parquet objects written whole (one PUT per object on S3), and the cleaned JSON lines
-with partition keys that Firehose converts to Parquet."""
+Parquet objects written whole (one PUT per object on S3), the cleaned JSON lines with
+partition keys that Firehose converts to Parquet, and that conversion (Firehose's
+record-format conversion with the contract, which reingest-errors also does)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA
 from ingestion.lake import PARQUET_OPTIONS, QUARANTINE_ZONE, RAW_ZONE, Lake
+
+# Firehose's error output prefix (ErrorOutputPrefix), under which it writes one folder per
+# error output type: processing-failed/, format-conversion-failed/, ...
+ERROR_ZONE = "errors/online_retail/invoice_lines"
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -65,3 +71,21 @@ def partition_keys(landed: pa.Table) -> list[dict[str, str]]:
     years = pc.year(landed["invoiced_at"]).to_pylist()
     months = pc.month(landed["invoiced_at"]).to_pylist()
     return [{"year": f"{y:04d}", "month": f"{m:02d}"} for y, m in zip(years, months, strict=True)]
+
+
+def rows_from_json_lines(lines: list[bytes]) -> pa.Table:
+    """Cleaned JSON lines -> rows of INVOICE_LINE_SCHEMA, as Firehose's record-format
+    conversion does with the Glue table (the contract); raises ValueError, KeyError,
+    TypeError or pyarrow.ArrowInvalid for a line that does not fit."""
+    rows = [json.loads(line) for line in lines]
+    columns = {}
+    for f in INVOICE_LINE_SCHEMA:
+        values = [row.get(f.name) if f.nullable else row[f.name] for row in rows]
+        if pa.types.is_timestamp(f.type):
+            text = pa.array(values, pa.string())
+            columns[f.name] = pc.cast(pc.cast(text, pa.timestamp("us")), f.type)
+        elif pa.types.is_decimal(f.type):
+            columns[f.name] = pc.cast(pa.array(values, pa.string()), f.type)
+        else:
+            columns[f.name] = pa.array(values, f.type)
+    return pa.table(columns, schema=INVOICE_LINE_SCHEMA)

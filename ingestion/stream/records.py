@@ -9,6 +9,7 @@ cleans it with the shared rules, each row keeping its own record's lineage.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ingestion.contract.cleaning import (
     raw_table,
 )
 from ingestion.contract.schema import SOURCE_COLUMNS
+from ingestion.stream.deaggregate import BrokenAggregate, user_records
 from ingestion.stream.producer import KINESIS_MAX_PARTITION_KEY
 from ingestion.stream.request_bodies import (
     RECORD_FIELD,
@@ -94,6 +96,21 @@ class RecordOrigin:
     shard_id: str
     sequence_number: str  # unique within its shard only
     arrived_at: datetime
+    subsequence_number: int = 0  # a user record's index in its KPL aggregate
+
+    @property
+    def event_id(self) -> str:
+        """`stream:<stream>:<shard>:<sequence>[:<subsequence>]`, stable across redeliveries.
+
+        The user records of a KPL aggregate share its sequence number, so the subsequence
+        number tells them apart. It is added only when above 0: a record that is not an
+        aggregate keeps the id it always had (lines already stored stay deduplicable), and
+        Firehose, which splits aggregates before the transformation, reports subsequence 0
+        for both a plain record and an aggregate's first user record, so the consumer
+        (which splits them itself) and the transformation give every line the same id.
+        """
+        base = f"stream:{self.stream_name}:{self.shard_id}:{self.sequence_number}"
+        return f"{base}:{self.subsequence_number}" if self.subsequence_number else base
 
 
 def decode_record(data: bytes, origin: RecordOrigin) -> StreamRecord:
@@ -101,10 +118,10 @@ def decode_record(data: bytes, origin: RecordOrigin) -> StreamRecord:
 
     Records from POST /invoices carry their envelope. A bare retail line put on the
     stream by another producer gets lineage from the stream: `stream:<name>`, line 1 of
-    its record, its arrival time, and its shard and sequence number as event id (stable
-    across redeliveries, so duplicates still collapse).
+    its record, its arrival time, and its shard, sequence and subsequence number as event
+    id (stable across redeliveries, so duplicates still collapse).
     """
-    fallback_id = f"stream:{origin.stream_name}:{origin.shard_id}:{origin.sequence_number}"
+    fallback_id = origin.event_id
     try:
         document = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -155,6 +172,34 @@ def decode_record(data: bytes, origin: RecordOrigin) -> StreamRecord:
         ingested_at=iso_utc(origin.arrived_at),
         values={c: as_text(document.get(c)) for c in SOURCE_COLUMNS},
     )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One user record of a Kinesis record: its bytes, and the line or why it is none."""
+
+    data: bytes
+    origin: RecordOrigin
+    record: StreamRecord | None
+    error: LineError | None
+
+
+def decode_kinesis_record(data: bytes, partition_key: str, origin: RecordOrigin) -> list[Decoded]:
+    """The user records of a Kinesis record as delivered to Lambda (a KPL aggregate is
+    split with AWS's module, each user record with its subsequence number), each decoded
+    as a stream record; an aggregate that cannot be split whole is one rejected record."""
+    try:
+        users = user_records(data, partition_key, origin.sequence_number)
+    except BrokenAggregate as e:
+        return [Decoded(data, origin, None, LineError(1, RECORD_FIELD, str(e), origin.event_id))]
+    out = []
+    for user in users:
+        at = dataclasses.replace(origin, subsequence_number=user.subsequence_number)
+        try:
+            out.append(Decoded(user.data, at, decode_record(user.data, at), None))
+        except LineRejected as e:
+            out.append(Decoded(user.data, at, None, e.error))
+    return out
 
 
 def undecodable_quarantine(

@@ -76,6 +76,11 @@ MISTAKES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "hyper": (["hyper", "--out", "{tmp}/bi/x.hyper"], {}, ["none.duckdb", "DUCKDB_PATH"]),
     "tableau-tds": (["tableau-tds", "--out-dir", "{tmp}/bi"], {}, ["REDSHIFT_HOST"]),
     "quicksight": (["quicksight", "deploy"], {}, ["QUICKSIGHT_ACCOUNT_ID"]),
+    "reingest-errors": (
+        ["--lake", "{tmp}/no-such-lake", "reingest-errors"],
+        {},
+        ["no-such-lake", "--lake"],
+    ),
 }
 
 

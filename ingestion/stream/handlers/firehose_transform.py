@@ -1,14 +1,26 @@
 """Firehose's data-transformation Lambda: stream records -> cleaned JSON lines.
 
-Every recordId is answered once:
+Every recordId is answered once, and no record or side write fails the invocation (a
+failed invocation is retried, then its whole batch, valid lines included, goes to the
+error prefix: https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-failure-handling.html):
 
 - `Ok`: the line cleaned by the shared rules, as one JSON line in the Glue table's
   columns (Firehose converts it to Parquet with that table, the batch job's schema),
   with dynamic-partitioning keys `year` and `month` of the invoice date;
-- `ProcessingFailed`, with the original data: the record fails the contract or is not
-  a line at all. Firehose writes it to its error prefix, and this function also writes
-  the batch's rejects to the quarantine zone (QUARANTINE_SCHEMA Parquet, with the field
-  and reason that Firehose's error output cannot carry), which is what dbt reads.
+- `Dropped`: the record fails the contract or is not a line at all, and this function
+  wrote it to the quarantine zone (QUARANTINE_SCHEMA Parquet, with the field and reason
+  that Firehose's error output cannot carry), which is what dbt reads. Firehose counts
+  Ok and Dropped as processed (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-status-model.html);
+- `ProcessingFailed`, with the original data, only for what still needs doing: the
+  rejects of an invocation whose quarantine write failed, and a KPL aggregate that
+  reached the function whole (Firehose splits aggregates from a Kinesis source itself;
+  a Direct PUT producer's aggregate is not). Firehose writes these to its error prefix,
+  `processing-failed/`, and `online-retail reingest-errors` (ingestion/stream/reingest.py)
+  lands or quarantines each of them from there exactly once.
+
+Both envelopes are read: a Kinesis-sourced stream's records carry
+`kinesisRecordMetadata` (shard, sequence and subsequence number); Direct PUT's do not,
+and some events (AWS SAM CLI's samples) have no `deliveryStreamArn` either.
 """
 
 from __future__ import annotations
@@ -27,10 +39,14 @@ from aws_lambda_powertools.utilities.data_classes import (
     KinesisFirehoseDataTransformationResponse,
     KinesisFirehoseEvent,
 )
+from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
+    KinesisFirehoseRecord,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingestion.lake import Lake
 from ingestion.stream import settings
+from ingestion.stream.deaggregate import is_aggregate
 from ingestion.stream.output import (
     cleaned_json_lines,
     partition_keys,
@@ -53,24 +69,61 @@ metrics = Metrics(
 )
 
 
-def transform(event: KinesisFirehoseEvent, lake: Lake | None) -> tuple[dict[str, Any], int, int]:
-    """The response for `event`, and (lines Ok, records failed). Rejects are written to
-    the quarantine zone of `lake` (None: do not write, as in the benchmark)."""
+def stream_name_of(event: dict[str, Any], default: str) -> str:
+    """The source stream's name (the delivery stream's for Direct PUT); `default` when
+    the event names neither, as AWS SAM CLI's sample events do."""
+    arn = event.get("sourceKinesisStreamArn") or event.get("deliveryStreamArn") or ""
+    return arn.rsplit("/", 1)[-1] or default
+
+
+def origin_of(record: KinesisFirehoseRecord, stream_name: str) -> RecordOrigin:
+    """A record's origin from either envelope: Kinesis-sourced (kinesisRecordMetadata)
+    or Direct PUT (only the opaque recordId, stable across Firehose's retries)."""
+    arrival_ms = record.get("approximateArrivalTimestamp")
+    arrived_at = (
+        datetime.fromtimestamp(arrival_ms / 1000, tz=UTC)
+        if isinstance(arrival_ms, int | float)
+        else datetime.now(UTC)
+    )
+    metadata = record.get("kinesisRecordMetadata") or {}
+    if not metadata.get("sequenceNumber"):
+        return RecordOrigin(stream_name, "direct-put", record.record_id, arrived_at)
+    return RecordOrigin(
+        stream_name=stream_name,
+        shard_id=str(metadata.get("shardId") or "unknown-shard"),
+        sequence_number=str(metadata["sequenceNumber"]),
+        arrived_at=arrived_at,
+        # AWS SAM CLI's sample has it as a string: "123456"
+        subsequence_number=int(metadata.get("subsequenceNumber") or 0),
+    )
+
+
+def transform(
+    event: KinesisFirehoseEvent, lake: Lake | None, default_stream: str = "unknown-stream"
+) -> tuple[dict[str, Any], int, int]:
+    """The response for `event`, and (lines Ok, records not Ok)."""
+    body, counts = transform_counted(event, lake, default_stream)
+    return body, counts["Ok"], counts["Dropped"] + counts["ProcessingFailed"]
+
+
+def transform_counted(
+    event: KinesisFirehoseEvent, lake: Lake | None, default_stream: str = "unknown-stream"
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """The response for `event`, and its counts by result. Rejects are written to the
+    quarantine zone of `lake` (None: do not write, as in the benchmark)."""
     records = list(event.records)
-    stream_name = (event.source_kinesis_stream_arn or event.delivery_stream_arn).rsplit("/", 1)[-1]
+    stream_name = stream_name_of(event.raw_event, default_stream)
     decoded: list[StreamRecord] = []
     decoded_at: list[int] = []  # position of each decoded record in `records`
     undecodable: list[tuple[int, LineError]] = []
+    deferred: list[int] = []  # aggregates that reached us whole: for reingest-errors
     for i, record in enumerate(records):
-        metadata = record.metadata
-        origin = RecordOrigin(
-            stream_name=stream_name,
-            shard_id=metadata.shard_id if metadata else "direct-put",
-            sequence_number=metadata.sequence_number if metadata else record.record_id,
-            arrived_at=datetime.fromtimestamp(record.approximate_arrival_timestamp / 1000, tz=UTC),
-        )
+        data = record.data_as_bytes
+        if is_aggregate(data):
+            deferred.append(i)
+            continue
         try:
-            decoded.append(decode_record(record.data_as_bytes, origin))
+            decoded.append(decode_record(data, origin_of(record, stream_name)))
             decoded_at.append(i)
         except LineRejected as e:
             undecodable.append((i, e.error))
@@ -87,14 +140,12 @@ def transform(event: KinesisFirehoseEvent, lake: Lake | None) -> tuple[dict[str,
             data=base64.b64encode(line).decode("ascii"),
             metadata=KinesisFirehoseDataTransformationRecordMetadata(partition_keys=partition),
         )
-    failed = [decoded_at[p] for p in cleaned.quarantined_positions] + [i for i, _ in undecodable]
-    for i in failed:
-        answers[i] = KinesisFirehoseDataTransformationRecord(
-            record_id=records[i].record_id, result="ProcessingFailed", data=records[i].data
-        )
 
-    if failed and lake is not None:
-        rejects = pa.concat_tables(
+    rejected = [decoded_at[p] for p in cleaned.quarantined_positions] + [i for i, _ in undecodable]
+    quarantined = bool(rejected) and _quarantine(
+        lake,
+        event.invocation_id,
+        pa.concat_tables(
             [
                 cleaned.quarantined,
                 undecodable_quarantine(
@@ -104,20 +155,55 @@ def transform(event: KinesisFirehoseEvent, lake: Lake | None) -> tuple[dict[str,
                     datetime.now(UTC),
                 ),
             ]
+        ),
+    )
+    # A reject that could not be quarantined is kept by Firehose in the error prefix
+    # (the original data), never lost and never held against the valid lines.
+    reject_result = "Dropped" if quarantined else "ProcessingFailed"
+    for i in rejected:
+        answers[i] = KinesisFirehoseDataTransformationRecord(
+            record_id=records[i].record_id, result=reject_result, data=records[i].data
         )
-        write_parquet(lake, quarantine_key("firehose", event.invocation_id), rejects)
+    for i in deferred:
+        answers[i] = KinesisFirehoseDataTransformationRecord(
+            record_id=records[i].record_id, result="ProcessingFailed", data=records[i].data
+        )
     response = KinesisFirehoseDataTransformationResponse(records=[a for a in answers if a])
     # Firehose never invokes with no records, but an empty answer is still well formed.
     body = response.asdict() if records else {"records": []}
-    return body, len(lines), len(failed)
+    counts = {"Ok": len(lines), "Dropped": 0, "ProcessingFailed": len(deferred)}
+    counts[reject_result] += len(rejected)
+    return body, counts
+
+
+def _quarantine(lake: Lake | None, invocation_id: str, rejects: pa.Table) -> bool:
+    """Write the rejects to the quarantine zone; False if the write failed (S3 5xx,
+    throttling, a timeout), which must not fail the invocation."""
+    if lake is None:
+        return True
+    try:
+        write_parquet(lake, quarantine_key("firehose", invocation_id), rejects)
+    except Exception:  # OSError from pyarrow's S3 filesystem, or anything else on the way
+        logger.exception(
+            "quarantine write failed: the rejects go to Firehose's error prefix instead",
+            extra={"rejects": rejects.num_rows},
+        )
+        return False
+    return True
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response, ok, failed = transform(KinesisFirehoseEvent(event), settings.lake())
-    metrics.add_metric(name="LinesTransformed", unit=MetricUnit.Count, value=ok)
-    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=failed)
-    if failed:
-        logger.info("records failed the contract", extra={"failed": failed, "ok": ok})
+    config = settings.current()
+    response, counts = transform_counted(
+        KinesisFirehoseEvent(event), settings.lake(), config.delivery_stream_name
+    )
+    metrics.add_metric(name="LinesTransformed", unit=MetricUnit.Count, value=counts["Ok"])
+    metrics.add_metric(name="RecordsQuarantined", unit=MetricUnit.Count, value=counts["Dropped"])
+    metrics.add_metric(
+        name="RecordsFailed", unit=MetricUnit.Count, value=counts["ProcessingFailed"]
+    )
+    if counts["Dropped"] or counts["ProcessingFailed"]:
+        logger.info("records rejected or left for reingest-errors", extra=counts)
     return response

@@ -33,8 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingestion.stream import settings
 from ingestion.stream.item_store import BatchOutcome, store_records
-from ingestion.stream.records import RecordOrigin, StreamRecord, decode_record
-from ingestion.stream.request_bodies import LineRejected
+from ingestion.stream.records import RecordOrigin, StreamRecord, decode_kinesis_record
 
 logger = Logger(service="online-retail-kinesis-consumer")
 metrics = Metrics(
@@ -64,14 +63,18 @@ def write_batch(
             sequence_number=record.kinesis.sequence_number,
             arrived_at=datetime.fromtimestamp(record.kinesis.approximate_arrival_timestamp, tz=UTC),
         )
-        try:
-            decoded.append(decode_record(record.kinesis.data_as_bytes(), origin))
-            sequence_numbers.append(record.kinesis.sequence_number)
-        except LineRejected as e:
+        # Lambda delivers a KPL aggregate whole: split it (its user records share the
+        # sequence number, so a failed write retries the whole aggregate, harmlessly).
+        data, key = record.kinesis.data_as_bytes(), record.kinesis.partition_key
+        for user in decode_kinesis_record(data, key, origin):
+            if user.record is not None:
+                decoded.append(user.record)
+                sequence_numbers.append(record.kinesis.sequence_number)
+                continue
             outcome.rejected += 1
             logger.info(
                 "not an invoice line",
-                extra={"sequence_number": origin.sequence_number, "reason": str(e)},
+                extra={"event_id": user.origin.event_id, "reason": user.error.reason},
             )
     tables = {"customer": config.customer_table, "invoice": config.invoice_table}
     store_records(decoded, sequence_numbers, tables, dynamodb, outcome)
