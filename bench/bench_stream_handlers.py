@@ -39,7 +39,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 from ingestion.contract.schema import SOURCE_COLUMNS
 from ingestion.stream.handlers.firehose_transform import transform
 from ingestion.stream.handlers.kinesis_consumer import stream_name_of
-from ingestion.stream.items import item_writes
+from ingestion.stream.items import line_writes
 from ingestion.stream.records import (
     RecordOrigin,
     StreamRecord,
@@ -94,8 +94,8 @@ def consumer_work(event: dict) -> int:
         )
         decoded.append(decode_record(record.kinesis.data_as_bytes(), origin))
     cleaned = clean_records(decoded)
-    writes = item_writes(cleaned.landed, cleaned.landed_positions)
-    items = [w.merged(None) for w in writes]
+    writes = line_writes(cleaned.landed, cleaned.landed_positions)
+    items = [w.item for w in writes]
     return len(items)
 
 

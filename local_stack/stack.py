@@ -12,7 +12,13 @@ import os
 from typing import Any
 
 from ingestion.stream import settings
-from ingestion.stream.items import CUSTOMER_KEY, INVOICE_KEY
+from ingestion.stream.items import (
+    CUSTOMERS_KEY,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
+    INVOICES_KEY,
+    TableKey,
+)
 from local_stack.events import context, http_api_event, rest_api_event
 from local_stack.firehose import (
     DESTINATION_BUFFER,
@@ -24,7 +30,8 @@ from local_stack.kinesis_mapping import EventSourceMapping
 
 
 def create_stack(config: settings.Settings, shards: int = 2) -> None:
-    """Create the lake bucket, the Kinesis stream and the two DynamoDB tables."""
+    """Create the lake bucket, the Kinesis stream and the DynamoDB tables (customers,
+    invoices, and the API's idempotency records)."""
     import boto3
 
     bucket = config.lake_root.removeprefix("s3://").split("/", 1)[0]
@@ -35,22 +42,27 @@ def create_stack(config: settings.Settings, shards: int = 2) -> None:
         StreamName=config.stream_name, WaiterConfig={"Delay": 0.1}
     )
     dynamodb = settings.dynamodb()
-    for table, (partition, sort) in (
-        (config.customer_table, CUSTOMER_KEY),
-        (config.invoice_table, INVOICE_KEY),
+    for table, key in (
+        (config.customer_table, CUSTOMERS_KEY),
+        (config.invoice_table, INVOICES_KEY),
+        (config.idempotency_table, IDEMPOTENCY_KEY),
     ):
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": partition, "AttributeType": "S"},
-                {"AttributeName": sort, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": partition, "KeyType": "HASH"},
-                {"AttributeName": sort, "KeyType": "RANGE"},
-            ],
-        )
+        create_table(dynamodb, table, key)
+    dynamodb.update_time_to_live(
+        TableName=config.idempotency_table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+    )
+
+
+def create_table(dynamodb: Any, table: str, key: TableKey) -> None:
+    """An on-demand table with the key design of `ingestion/stream/items.py`."""
+    names = [(key.partition, "HASH")] + ([(key.sort, "RANGE")] if key.sort else [])
+    dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in names],
+        KeySchema=[{"AttributeName": n, "KeyType": kind} for n, kind in names],
+    )
 
 
 class LocalStack:
@@ -84,6 +96,8 @@ class LocalStack:
             "DELIVERY_STREAM_NAME": f"{self.name}-invoice-lines",
             "CUSTOMER_TABLE": f"{self.name}-customers",
             "INVOICE_TABLE": f"{self.name}-invoices",
+            "IDEMPOTENCY_TABLE": f"{self.name}-idempotency",
+            "STREAM_SHARDS": str(self.shards),
             # Local runs are quiet: warnings only, and no EMF metric lines on stdout.
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),

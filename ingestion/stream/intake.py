@@ -5,8 +5,13 @@ the valid ones to Kinesis. The API handler only turns API Gateway's event into a
 
     202  some lines accepted: counts and the errors of the rejected lines
     400  nothing valid (each error names its line and field) or an unreadable body
-    413  over MAX_REQUEST_BYTES
+    413  over the request limits (bytes, then lines): what the stream takes in time,
+         see `producer.request_limits`; bigger files go to POST /uploads
     503  Kinesis kept refusing some valid lines: retry with the same Idempotency-Key
+
+A request with an Idempotency-Key is done once (Powertools' idempotency, in the
+handler); its lines' event ids are still named after the key, so that the retry of a
+503, which runs again, sends the lines that had gone through under the same ids.
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ import pyarrow as pa
 from ingestion.contract.cleaning import Lineage, clean_batch, quarantine_table, raw_table
 from ingestion.lake import Lake
 from ingestion.stream.output import quarantine_key, raw_key, write_parquet
-from ingestion.stream.producer import KINESIS_MAX_RECORD_BYTES, Entry, put_records
+from ingestion.stream.producer import (
+    KINESIS_MAX_RECORD_BYTES,
+    Entry,
+    RequestLimits,
+    put_records,
+)
 from ingestion.stream.records import stream_records
 from ingestion.stream.request_bodies import (
     LINE_FIELD,
@@ -57,16 +67,27 @@ class Received:
     received_at: datetime
 
 
+def check_size(request: Received, config: Settings) -> RequestLimits:
+    """Refuse a body over the byte limit before reading it (413); the limits."""
+    limits = config.request_limits
+    if len(request.body) > limits.bytes:
+        raise PayloadTooLarge(
+            f"body is {len(request.body):,} bytes; the limit is {limits.describe()}"
+        )
+    return limits
+
+
 def accept(request: Received, config: Settings, lake: Lake, kinesis: Any) -> Answer:
     """Judge every line, keep the request, quarantine the rejects, send the rest."""
-    if len(request.body) > config.max_request_bytes:
-        raise PayloadTooLarge(
-            f"body is {len(request.body):,} bytes; the limit is {config.max_request_bytes:,}"
-        )
+    limits = check_size(request, config)
     key = request_key(request.request_id, request.idempotency_key)
     text = decode_body(request.body, request.content_type)
     fmt = body_format(text, request.content_type)
     parsed = parse_body(text, fmt)
+    if parsed.received > limits.lines:
+        raise PayloadTooLarge(
+            f"body has {parsed.received:,} lines; the limit is {limits.describe()}"
+        )
     source_file = raw_key(key, request.received_at, fmt)
     lake.write_bytes(source_file, request.body)
 

@@ -1,22 +1,34 @@
-"""The DynamoDB items of cleaned lines: pure code, no I/O.
+"""The DynamoDB items of cleaned lines, and the key design of the tables: pure code, no I/O.
 
-The prototype's two tables keep their keys, now all strings (`C536379` is an invoice
-number, not a malformed number):
+One item per line, so no item grows with an invoice or with retries (DynamoDB refuses
+an item over 400 KB, and a refused write in a Kinesis batch holds its shard until the
+records expire); a small summary item per (customer, invoice) for the customer lookup:
 
-    customer  CustomerID (partition) + InvoiceNo (sort)   one item per customer's invoice
-    invoice   InvoiceNo (partition)  + StockCode (sort)   one item per product on an invoice
+    invoices   InvoiceNo (partition, S) + LineId (sort, S)      one item per line
+    customers  CustomerKey (partition, S) + InvoiceNo (sort, S)  one summary per invoice
 
-A line without a customer is stored under the customer key `UNKNOWN` (real ids are
-digits, so it cannot collide). Several lines can share an item (an invoice lists a
-product twice, or the data repeats a line), so an item holds its lines in a map
-`Lines`, keyed by event id: adding a line that is already there (a redelivered record)
-changes nothing, and no line overwrites another.
+`LineId` is the line's event id, so a redelivered record writes the same item again
+and nothing is counted twice. A summary is never incremented: it is derived from the
+invoice's stored lines (a Query) and written on condition that it does not replace one
+derived from more lines, so redelivery, retries and replays leave it equal to its lines.
+
+`CustomerKey` is the customer id; a line without a customer is a guest's, and the
+guests' summaries are spread over `GUEST_SHARDS` keys `GUEST#00`..`GUEST#15` by a hash
+of the invoice number (write sharding with a calculated suffix:
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-sharding.html),
+rather than the 3,710 guest invoices of the data under one key. Their lines are under
+their own invoice numbers in the invoices table.
+
+A line item holds fixed, short attributes; only text a client sends can be long, so a
+text too long for the item is cut to fit `LINE_ITEM_BUDGET_BYTES` and the item says
+so (`Truncated`: the attributes cut); the whole line is in the lake.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,44 +36,72 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-UNKNOWN_CUSTOMER = "UNKNOWN"
-LINES = "Lines"
-CUSTOMER_KEY = ("CustomerID", "InvoiceNo")
-INVOICE_KEY = ("InvoiceNo", "StockCode")
+
+@dataclass(frozen=True)
+class TableKey:
+    """A table's primary key: attribute names, both of type S (string)."""
+
+    partition: str
+    sort: str | None = None
+
+    def of(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The key attributes of a low-level item."""
+        names = [self.partition] + ([self.sort] if self.sort else [])
+        return {name: item[name] for name in names}
+
+
+# The key design, the one place the SAM template copies (all attributes of type S).
+INVOICES_KEY = TableKey("InvoiceNo", "LineId")
+CUSTOMERS_KEY = TableKey("CustomerKey", "InvoiceNo")
+# Powertools' idempotency table: its default key attribute; TTL on `expiration`.
+IDEMPOTENCY_KEY = TableKey("id")
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+
+UNKNOWN_CUSTOMER = "UNKNOWN"  # what the API calls a line without a customer
+GUEST_PREFIX = "GUEST#"
+GUEST_SHARDS = 16
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html
+MAX_ITEM_BYTES = 400 * 1024
+LINE_ITEM_BUDGET_BYTES = 8 * 1024  # a real line is about 300 bytes
+# Client text that may be cut to fit the budget, and the attribute that says what was cut.
+TRUNCATABLE = ("Description", "StockCode", "Country", "SourceFile")
+TRUNCATED = "Truncated"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@dataclass
-class ItemWrite:
-    """The lines (and item attributes) to add to one item, and the batch positions of
-    the records they came from."""
+def guest_key(invoice_no: str) -> str:
+    """The partition of a guest invoice's summary: a stable hash of the invoice number."""
+    shard = int.from_bytes(hashlib.sha256(invoice_no.encode()).digest()[:4], "big")
+    return f"{GUEST_PREFIX}{shard % GUEST_SHARDS:02d}"
 
-    table: str  # "customer" or "invoice"
-    key: dict[str, str]
-    attributes: dict[str, Any] = field(default_factory=dict)
-    lines: dict[str, dict[str, Any]] = field(default_factory=dict)  # event id -> line
-    positions: set[int] = field(default_factory=set)
 
-    def key_item(self) -> dict[str, Any]:
-        return {k: {"S": v} for k, v in self.key.items()}
+def guest_keys() -> list[str]:
+    return [f"{GUEST_PREFIX}{n:02d}" for n in range(GUEST_SHARDS)]
 
-    def merged(self, existing: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The item (low-level shape) with this write's lines added to `existing`, or
-        None when `existing` already holds them all (a redelivery: nothing to write)."""
-        new_lines = {eid: _serializer.serialize(line) for eid, line in self.lines.items()}
-        current = existing or {}
-        lines = current.get(LINES, {"M": {}})["M"]
-        if existing is not None and all(lines.get(e) == v for e, v in new_lines.items()):
-            return None
-        attributes = {n: _serializer.serialize(v) for n, v in self.attributes.items()}
-        return {
-            **current,
-            **attributes,
-            **self.key_item(),
-            LINES: {"M": {**lines, **new_lines}},
-        }
+
+def customer_key(customer_id: str | None, invoice_no: str) -> str:
+    if customer_id and customer_id != UNKNOWN_CUSTOMER:
+        return customer_id
+    return guest_key(invoice_no)
+
+
+@dataclass(frozen=True)
+class LineWrite:
+    """One line's item and the batch position of the record it came from."""
+
+    item: dict[str, Any]  # low-level shape
+    position: int
+
+    @property
+    def invoice_no(self) -> str:
+        return str(self.item[INVOICES_KEY.partition]["S"])
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.invoice_no, str(self.item[INVOICES_KEY.sort]["S"])
 
 
 def _text_columns(landed: pa.Table) -> dict[str, list[Any]]:
@@ -80,42 +120,76 @@ def _text_columns(landed: pa.Table) -> dict[str, list[Any]]:
     }
 
 
-def item_writes(landed: pa.Table, positions: Sequence[int]) -> list[ItemWrite]:
-    """Writes for landed lines (INVOICE_LINE_SCHEMA), grouped by item so that a batch
-    makes one request per item rather than one per line."""
+def serialize(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def line_item(v: dict[str, Any]) -> dict[str, Any]:
+    """The item of one cleaned line (values of `_text_columns`), within its budget."""
+    values: dict[str, Any] = {
+        INVOICES_KEY.partition: v["invoice_no"],
+        INVOICES_KEY.sort: v["event_id"],
+        "StockCode": v["stock_code"],
+        "Description": v["description"],
+        "Quantity": Decimal(v["quantity"]),
+        "UnitPrice": Decimal(v["unit_price"]),
+        "InvoiceDate": v["invoiced_at"],
+        "CustomerID": v["customer_id"] or UNKNOWN_CUSTOMER,
+        "Country": v["country"],
+        "SourceFile": v["source_file"],
+        "SourceLineNumber": Decimal(v["source_line_number"]),
+    }
+    item = serialize(values)
+    truncated = []
+    for name in sorted(TRUNCATABLE, key=lambda n: -len((values[n] or "").encode())):
+        excess = item_size(item) - LINE_ITEM_BUDGET_BYTES
+        if excess <= 0:
+            break
+        text = (values[name] or "").encode()
+        # room for the attribute naming what was cut (its name, a list, short strings)
+        keep = max(0, len(text) - excess - 64)
+        values[name] = text[:keep].decode("utf-8", errors="ignore")
+        truncated.append(name)
+        values[TRUNCATED] = truncated
+        item = serialize(values)
+    return item
+
+
+def line_writes(landed: pa.Table, positions: Sequence[int]) -> list[LineWrite]:
+    """One item per landed line (INVOICE_LINE_SCHEMA), with its record's batch position."""
     columns = _text_columns(landed)
-    writes: dict[tuple[str, str, str], ItemWrite] = {}
-    for row, position in enumerate(positions):
-        v = {name: values[row] for name, values in columns.items()}
-        customer = v["customer_id"] or UNKNOWN_CUSTOMER
-        line = {
-            "Description": v["description"],
-            "Quantity": Decimal(v["quantity"]),
-            "UnitPrice": Decimal(v["unit_price"]),
-            "SourceFile": v["source_file"],
-            "SourceLineNumber": Decimal(v["source_line_number"]),
-        }
-        event_id = v["event_id"]
+    return [
+        LineWrite(line_item({name: values[row] for name, values in columns.items()}), position)
+        for row, position in enumerate(positions)
+    ]
 
-        invoice = writes.setdefault(
-            ("invoice", v["invoice_no"], v["stock_code"]),
-            ItemWrite("invoice", {"InvoiceNo": v["invoice_no"], "StockCode": v["stock_code"]}),
-        )
-        invoice.lines[event_id] = line
-        invoice.attributes["InvoiceDate"] = v["invoiced_at"]
-        invoice.attributes["Country"] = v["country"]
-        invoice.attributes["CustomerID"] = customer
-        invoice.positions.add(position)
 
-        order = writes.setdefault(
-            ("customer", customer, v["invoice_no"]),
-            ItemWrite("customer", {"CustomerID": customer, "InvoiceNo": v["invoice_no"]}),
+def invoice_summaries(invoice_no: str, lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customers-table items of one invoice, derived from all its stored lines
+    (deserialised): one per customer key (an invoice has one customer; should its lines
+    disagree, each customer's lines are summarised under that customer)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        groups.setdefault(customer_key(line.get("CustomerID"), invoice_no), []).append(line)
+    summaries = []
+    for key, mine in sorted(groups.items()):
+        customer = mine[0].get("CustomerID")
+        summaries.append(
+            serialize(
+                {
+                    CUSTOMERS_KEY.partition: key,
+                    CUSTOMERS_KEY.sort: invoice_no,
+                    "CustomerID": None if customer == UNKNOWN_CUSTOMER else customer,
+                    "InvoiceDate": min(line["InvoiceDate"] for line in mine),
+                    "Country": min(line["Country"] for line in mine),
+                    "LineCount": len(mine),
+                    "Amount": sum(
+                        (line["Quantity"] * line["UnitPrice"] for line in mine), Decimal(0)
+                    ),
+                }
+            )
         )
-        order.lines[event_id] = {"StockCode": v["stock_code"], **line}
-        order.attributes["InvoiceDate"] = v["invoiced_at"]
-        order.attributes["Country"] = v["country"]
-        order.positions.add(position)
-    return list(writes.values())
+    return summaries
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +197,34 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
-def lines_of(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The lines stored on a deserialised item, each with its event id, in line order."""
-    lines = [{"EventId": eid, **line} for eid, line in item.get(LINES, {}).items()]
-    return sorted(lines, key=lambda line: (line["SourceFile"], line["SourceLineNumber"]))
+def line_id_of(item: dict[str, Any]) -> str:
+    """The event id of a line item (low-level shape)."""
+    return str(item[INVOICES_KEY.sort]["S"])
+
+
+def _number_size(text: str) -> int:
+    digits = text.lstrip("-").split("E")[0].split("e")[0].replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        return _number_size(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "B":
+        return len(v)
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: e}) for e in v)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(e) for e in v)
+    return 3 + sum(1 + len(k.encode()) + _value_size(e) for k, e in v.items())  # M
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size by DynamoDB's rules (names plus values; lists and maps 3 bytes
+    plus 1 per element): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
+    return sum(len(name.encode()) + _value_size(v) for name, v in item.items())

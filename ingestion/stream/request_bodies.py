@@ -12,9 +12,11 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ingestion.contract.schema import SOURCE_COLUMNS
 from ingestion.errors import OnlineRetailError
+from ingestion.lake import RAW_ZONE
 
 CLIENT_ID_FIELDS = ("event_id", "line_id")  # a client's own identity for a line
 MAX_EVENT_ID_LENGTH = 200
@@ -217,3 +219,45 @@ def _parse_csv(text: str) -> ParsedRequest:
             RequestLine(line, {c: values[c] for c in SOURCE_COLUMNS}, client_id, raw)
         )
     return parsed
+
+
+# POST /uploads: a file for the batch job, put straight into the raw zone. The types the
+# batch job reads (ingestion/batch/sources.py), longest suffix first.
+UPLOAD_TYPES = {
+    ".csv.gz": "application/gzip",
+    ".txt.gz": "application/gzip",
+    ".csv": "text/csv",
+    ".txt": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+UPLOAD_ZONE = f"{RAW_ZONE}/uploads"
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str  # lake key: raw/online_retail/uploads/ingest_date=YYYY-MM-DD/<id><suffix>
+    content_type: str
+    file_name: str
+
+
+def upload_of(body: bytes, unique_id: str, received_at: datetime) -> Upload:
+    """Where a client's file goes: its own key (ingest date and a unique id, so no two
+    arrivals share one, whatever their names), its type from the file name it gives
+    (JSON `{"file_name": "daily_export.csv.gz"}`; CSV if none)."""
+    file_name = "upload.csv"
+    if body.strip():
+        try:
+            document = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RequestError(f'body is not JSON such as {{"file_name": "x.csv"}}: {e}') from e
+        if not isinstance(document, dict) or not isinstance(document.get("file_name", ""), str):
+            raise RequestError('body must be a JSON object such as {"file_name": "x.csv"}')
+        file_name = document.get("file_name") or file_name
+    suffix = next((s for s in UPLOAD_TYPES if file_name.lower().endswith(s)), None)
+    if suffix is None:
+        raise RequestError(
+            f"file_name {file_name!r}: the batch job reads {', '.join(sorted(UPLOAD_TYPES))}"
+        )
+    day = received_at.strftime("%Y-%m-%d")
+    key = f"{UPLOAD_ZONE}/ingest_date={day}/{unique_id}{suffix}"
+    return Upload(key, UPLOAD_TYPES[suffix], file_name)

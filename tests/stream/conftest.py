@@ -21,7 +21,12 @@ def stream_env(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[settin
     monkeypatch.setenv("DELIVERY_STREAM_NAME", f"{name}-lines")
     monkeypatch.setenv("CUSTOMER_TABLE", f"{name}-customers")
     monkeypatch.setenv("INVOICE_TABLE", f"{name}-invoices")
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", f"{name}-idempotency")
+    monkeypatch.setenv("STREAM_SHARDS", "2")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OnlineRetailTests")
+    # moto answers a Query of a few thousand items in seconds on a busy laptop (AWS in
+    # milliseconds): be as patient as the local stack is.
+    monkeypatch.setenv("AWS_READ_TIMEOUT_SECONDS", "120")
     settings.cold_start()
     config = settings.current()
     create_stack(config, shards=2)

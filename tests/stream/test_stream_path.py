@@ -232,12 +232,27 @@ def test_the_lines_landed_are_the_real_lines_to_the_penny(run):
 
 
 def test_dynamodb_holds_every_landed_line_once_in_each_table(run):
-    landed = {i for t in run["transformed"] for i in t["event_id"].to_pylist()}
+    landed = [
+        (i, Decimal(q) * Decimal(str(p)))
+        for t in run["transformed"]
+        for i, q, p in zip(
+            t["event_id"].to_pylist(),
+            t["quantity"].to_pylist(),
+            t["unit_price"].to_pylist(),
+            strict=True,
+        )
+    ]
+    landed_ids = {i for i, _ in landed}
+    invoice_items, customer_items = run["dynamodb"].values()
+    ids = [item["LineId"]["S"] for item in invoice_items]  # one item per line
+    assert len(ids) == len(set(ids)) and set(ids) == landed_ids
+    # the invoice summaries count every line once and add up to the same money
+    assert sum(int(item["LineCount"]["N"]) for item in customer_items) == len(landed_ids)
+    amounts = dict(landed)
+    assert sum(Decimal(item["Amount"]["N"]) for item in customer_items) == sum(amounts.values())
     for items in run["dynamodb"].values():
-        ids = [i for item in items for i in item["Lines"]["M"]]
-        assert len(ids) == len(set(ids))
-        assert set(ids) == landed
-        assert all(v.keys() == {"S"} for item in items for k, v in item.items() if k != "Lines")
+        keys = [k for item in items for k in ("InvoiceNo", "LineId", "CustomerKey") if k in item]
+        assert all(set(item[k]) == {"S"} for item in items for k in keys if k in item)
 
 
 def test_lines_in_equal_lines_landed_plus_quarantined_at_every_hop(run):

@@ -121,7 +121,7 @@ def test_throttled_put_records_are_retried_until_every_line_is_in_the_stream(
 
 
 def test_lines_kinesis_keeps_refusing_are_a_503_to_retry(
-    throttling_kinesis, monkeypatch, slice_lines
+    throttling_kinesis, stream_env, monkeypatch, slice_lines
 ):
     throttling_kinesis.throttled_calls = 10_000
     monkeypatch.setenv("PUT_RECORDS_MAX_ATTEMPTS", "3")
@@ -130,3 +130,11 @@ def test_lines_kinesis_keeps_refusing_are_a_503_to_retry(
     assert status == 503
     assert answer["unsent"] + answer["accepted"] == 8 and answer["unsent"] > 0
     assert "same Idempotency-Key" in answer["message"]
+    sent_first = {r["event_id"] for r in stream_contents(stream_env)}
+    # A 503 is not kept as the key's answer: the retry runs again, once Kinesis takes
+    # lines, and sends the lines under the same ids (those already in collapse).
+    throttling_kinesis.throttled_calls = 0
+    status, answer = post("\n".join(slice_lines[:9]).encode(), **{"Idempotency-Key": "k-1"})
+    assert status == 202 and answer["accepted"] == 8
+    ids = {r["event_id"] for r in stream_contents(stream_env)}
+    assert ids == {f"k-1:{n}" for n in range(2, 10)} and sent_first < ids

@@ -1,7 +1,7 @@
 """The query API over DynamoDB, for API Gateway REST (v1) and HTTP API (v2) events.
 
     GET /customers/{customer_id}/invoices   a customer's invoices (UNKNOWN: no customer)
-    GET /invoices/{invoice_no}              an invoice's lines, by product
+    GET /invoices/{invoice_no}              an invoice's lines, one item each
 
 Both page with `limit` (1-100, default 25) and the `next_token` of the previous page;
 unknown keys answer 404 and malformed keys, limits or tokens 400. The reads are in
