@@ -147,6 +147,16 @@ class CallRecorder:
         finally:
             self._acting.pop()
 
+    @property
+    def principal(self) -> str | None:
+        return self._acting[-1] if self._acting else None
+
+    def record(self, call: Call) -> None:
+        """A call the runner makes in-process for a service (Firehose invoking its
+        transformation Lambda), which therefore never reaches the server."""
+        with self._lock:
+            self.calls.append(call)
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         principal = self._acting[-1] if self._acting else None
         if principal is not None:

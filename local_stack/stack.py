@@ -30,7 +30,7 @@ from local_stack.firehose import (
     Buffering,
     FirehoseDelivery,
 )
-from local_stack.iam_proof import CallRecorder
+from local_stack.iam_proof import ACCOUNT, REGION, Call, CallRecorder, Need
 from local_stack.kinesis_mapping import EventSourceMapping, Handler
 from local_stack.template_resources import create_from_properties
 from local_stack.template_stack import DeployedStack, deploy
@@ -266,6 +266,11 @@ class LocalStack:
         """`handler` invoked as the template's function `logical_id`."""
 
         def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            if self.recorder is not None and self.recorder.principal == "DeliveryStream":
+                # Firehose invokes its processor with its own role (lambda:InvokeFunction)
+                arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{context.function_name}"
+                need = Need("lambda:InvokeFunction", arn)
+                self.recorder.record(Call("DeliveryStream", "lambda", "Invoke", [need]))
             with self.acting(logical_id), self._function_environment(logical_id):
                 return handler(event, context)
 
