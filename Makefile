@@ -45,7 +45,7 @@ tools: $(TOOLS_STAMP) ## Create .venv-tools with checkov (pinned in requirements
 package: setup ## Build each Lambda artifact and the pyarrow layer (build/), sizes vs Lambda's limits
 	$(BIN)/python scripts/package.py
 
-check-deploy: setup tools ## Offline deploy checks: cfn-lint (+serverless), checkov, SAM translation, actionlint
+check-deploy: setup tools ## Offline deploy checks: cfn-lint, checkov, SAM, actionlint; template as a moto stack + replay + IAM proof
 	$(BIN)/python scripts/check_deploy.py
 
 deploy: setup ## Package, sam build, sam deploy (guided the first time); needs the SAM CLI

@@ -127,7 +127,10 @@ class FirehoseDelivery:
         destination_buffer: Buffering = DESTINATION_BUFFER,
         clock: Callable[[], float] = time.monotonic,
         invocation_retries: int = INVOCATION_RETRIES,
+        prefix: str = TRANSFORMED_PREFIX,
+        error_prefix: str = ERROR_PREFIX,
     ) -> None:
+        self.prefix, self.error_prefix = prefix, error_prefix  # the template's, when given
         self.transform, self.function_name = transform, function_name
         self.invocation_retries = invocation_retries
         self.delivery_stream, self.stream_name, self.lake = delivery_stream, stream_name, lake
@@ -296,7 +299,7 @@ class FirehoseDelivery:
         now = datetime.now(UTC)
         if table.num_rows:
             prefix = render_prefix(
-                TRANSFORMED_PREFIX,
+                self.prefix,
                 keys={"year": key[0], "month": key[1]},
                 error_type="",
                 now=now,
@@ -342,7 +345,7 @@ class FirehoseDelivery:
 
     def _write_errors(self, error_type: str, records: list[dict[str, Any]]) -> None:
         now = datetime.now(UTC)
-        prefix = render_prefix(ERROR_PREFIX, keys={}, error_type=error_type, now=now)
+        prefix = render_prefix(self.error_prefix, keys={}, error_type=error_type, now=now)
         name = f"{prefix}{object_name(self.delivery_stream, now)}"
         self.lake.write_bytes(name, "".join(json.dumps(r) + "\n" for r in records).encode())
         self.stats.error_objects.append(name)

@@ -1,13 +1,14 @@
 """Replay dataset lines through the whole stream path on a laptop, and count every hop
-(`online-retail stream`, `make stream`): start the local stack, send the lines, drain
-the consumers, mirror the lake for dbt, build the warehouse and reconcile.
+(`online-retail stream`, `make stream`): create template.yaml as a stack on moto's server
+(every name from its Outputs), send the lines, drain the consumers, mirror the lake for
+dbt, build the warehouse and reconcile.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,9 +68,11 @@ def run_replay(
     shards: int = 2,
     inject_bad: int = 0,
     say: Any = print,
+    inside: Callable[[LocalStack], None] | None = None,
 ) -> ReplayReport:
     """Start the stack, send the lines (`lines[0]` is the header), drain, mirror the
-    lake for dbt, build the warehouse (unless `warehouse` is None) and count every hop."""
+    lake for dbt, build the warehouse (unless `warehouse` is None) and count every hop.
+    `inside` runs with the stack after the count (the deploy proof's further calls)."""
     selected = [lines[i] for i in indexes]
     # The line's identity in the dataset, as the batch job names it (header = line 1).
     event_ids = [f"{dataset_key}:{i + 1}" for i in indexes]
@@ -77,11 +80,16 @@ def run_replay(
     run_id = uuid.uuid4().hex[:8]
     selected += bad_csv
     event_ids += [f"replay-{run_id}-bad:{n}" for n in range(len(bad_csv))]
-    with LocalStack(shards=shards) as stack:
+    with LocalStack(shards=shards, template=True) as stack:
+        assert stack.deployed is not None
         say(
-            f"1/4 local stack on {os.environ['AWS_ENDPOINT_URL']} (moto): "
-            f"{stack.settings.lake_root}, stream {stack.settings.stream_name} ({shards} shards),"
-            f" tables {stack.settings.customer_table}, {stack.settings.invoice_table}"
+            f"1/4 template.yaml as stack {stack.deployed.name} on "
+            f"{os.environ['AWS_ENDPOINT_URL']} (moto): {stack.deployed.summary()}"
+        )
+        say(
+            f"    from its Outputs: {stack.settings.lake_root}, stream "
+            f"{stack.settings.stream_name} ({shards} shards), tables "
+            f"{stack.settings.customer_table}, {stack.settings.invoice_table}"
         )
         say(
             f"2/4 POST /invoices: {len(selected):,} lines, {per_request} per request"
@@ -91,6 +99,8 @@ def run_replay(
         tally = send_lines(stack, lines[0], selected, event_ids, per_request=per_request, rate=rate)
         stack.drain()
         hops = count_hops(stack, tally)
+        if inside is not None:
+            inside(stack)
         copied = mirror(stack.lake, local_lake)
         say(f"3/4 drained; copied {copied} objects of the S3 lake to {local_lake.uri('')}")
         report = ReplayReport(

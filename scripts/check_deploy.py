@@ -5,6 +5,10 @@
     sam           AWS's aws-sam-translator turns the template into plain CloudFormation
     glue          the template's Glue tables equal ingestion's catalog (scripts/glue_tables.py)
     actionlint    .github/workflows/*.yml
+    stack         template.yaml created as a stack on moto's server, the stream replay against
+                  it reconciled hop by hop, and least privilege proven from the recorded calls
+                  (local_stack/deploy_proof.py; its table is printed, its figures written to
+                  build/check-deploy/proof.json)
 
 checkov runs from .venv-tools (its pins clash with the dbt stack; see requirements-tools.in).
 Exit 0 on PASS, 1 on FAIL.
@@ -27,6 +31,8 @@ TEMPLATE = ROOT / "template.yaml"
 BIN = Path(sys.executable).parent
 CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+PROOF_JSON = ROOT / "build" / "check-deploy" / "proof.json"
+DETAILS: list[str] = []  # lines printed after the checks (the IAM table)
 
 
 class Failed(Exception):
@@ -129,12 +135,25 @@ def actionlint() -> str:
     return f"{len(WORKFLOWS)} workflow(s) clean"
 
 
+def stack() -> str:
+    done = _run([sys.executable, "-m", "local_stack.deploy_proof", "--json", str(PROOF_JSON)])
+    lines = done.stdout.strip().splitlines()
+    verdict = next((line for line in reversed(lines) if line.startswith(("PASS", "FAIL"))), "")
+    start = next((i for i, line in enumerate(lines) if line.startswith("least privilege")), None)
+    if start is not None:
+        DETAILS.extend(line for line in lines[start:] if not line.startswith(("PASS", "FAIL")))
+    if done.returncode != 0 or not verdict.startswith("PASS"):
+        raise Failed(verdict or (done.stderr.strip().splitlines() or ["no output"])[-1][:300])
+    return verdict.removeprefix("PASS ")
+
+
 CHECKS: dict[str, Callable[[], str]] = {
     "cfn-lint": cfn_lint,
     "checkov": checkov,
     "sam": sam_translate,
     "glue": glue_tables,
     "actionlint": actionlint,
+    "stack": stack,
 }
 
 
@@ -151,16 +170,19 @@ def main() -> int:
     # the checks are independent subprocesses (but sam): run them side by side
     with ThreadPoolExecutor(max_workers=len(CHECKS)) as pool:
         futures = {name: pool.submit(_outcome, check) for name, check in CHECKS.items()}
+        outcomes: dict[str, tuple[bool, str]] = {}
         for name, future in futures.items():
-            ok, message = future.result()
+            ok, message = outcomes[name] = future.result()
             print(f"  {'ok' if ok else 'FAIL':<5} {name:<11} {message}")
             if not ok:
                 problems.append(f"{name}: {message}")
+    print("\n".join(DETAILS))
     seconds = time.monotonic() - started
+    stack_line = next((m for n, (ok, m) in outcomes.items() if n == "stack" and ok), "")
     if problems:
         print(f"check-deploy: FAIL ({'; '.join(problems)[:300]}) [{seconds:.0f} s]")
         return 1
-    print(f"check-deploy: PASS ({', '.join(CHECKS)} all clean) [{seconds:.0f} s]")
+    print(f"check-deploy: PASS ({', '.join(CHECKS)} all clean; {stack_line}) [{seconds:.0f} s]")
     return 0
 
 

@@ -25,9 +25,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import deploy_paths  # the one place that names the project's modules
-
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 LOCK = ROOT / "requirements.lock"
@@ -140,16 +137,16 @@ def _remove_distributions(target: Path, names: set[str]) -> None:
                 path.unlink()
 
 
+# What ships: the `ingestion` package, whole. The emulator (local_stack/), BI (bi/) and the
+# command line (cli/) live outside it, and import-linter keeps `ingestion` from importing them.
+PACKAGE = "ingestion"
+
+
 def _copy_package(target: Path) -> None:
-    source = ROOT / deploy_paths.PACKAGE
-    skip = {ROOT / p for p in deploy_paths.NOT_SHIPPED}
-
     def ignore(folder: str, names: list[str]) -> set[str]:
-        return {
-            n for n in names if n == "__pycache__" or n.endswith(".pyc") or Path(folder, n) in skip
-        }
+        return {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
 
-    shutil.copytree(source, target / deploy_paths.PACKAGE, ignore=ignore)
+    shutil.copytree(ROOT / PACKAGE, target / PACKAGE, ignore=ignore)
 
 
 def _size(directory: Path) -> int:
@@ -200,16 +197,10 @@ def build_function(name: str, code_uri: Path, dependencies: Path) -> Artifact:
 
 _IMPORT_CHECK = """
 import importlib, json, sys
-paths, handler, legacy = json.loads(sys.argv[1])
+paths, handler = json.loads(sys.argv[1])
 sys.path[:0] = paths
 module, _, attribute = handler.rpartition(".")
-try:
-    found = importlib.import_module(module)
-except ModuleNotFoundError as e:
-    if not e.name or not module.startswith(e.name) or handler not in legacy:
-        raise
-    module, _, attribute = legacy[handler].rpartition(".")  # the layout before issue 8
-    found = importlib.import_module(module)
+found = importlib.import_module(module)
 assert callable(getattr(found, attribute)), handler
 print(found.__name__ + "." + attribute)
 """
@@ -221,7 +212,7 @@ def import_check(artifact: Artifact, handler: str, layer: Path) -> str:
     done = subprocess.run(
         [
             *[sys.executable, "-I", "-S", "-c", _IMPORT_CHECK],
-            json.dumps([paths, handler, deploy_paths.LEGACY_HANDLERS]),
+            json.dumps([paths, handler]),
         ],
         capture_output=True,
         text=True,

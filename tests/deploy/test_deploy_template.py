@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from datetime import datetime
@@ -9,9 +10,13 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import deploy_paths
 import pyarrow as pa
 import pytest
+
+from ingestion import lake
+from ingestion.catalog import tables as catalog
+from ingestion.contract import schema
+from ingestion.stream import intake, items, output, settings
 
 FUNCTIONS = ("ApiFunction", "ConsumerFunction", "TransformFunction", "QueryFunction")
 # Actions that take no resource ("Actions, resources, and condition keys" pages of X-Ray
@@ -21,6 +26,11 @@ RESOURCELESS_ACTIONS = {
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
 }
+
+
+def _module(handler: str) -> Any:
+    """The module of a template handler string (module.attribute)."""
+    return importlib.import_module(handler.rpartition(".")[0])
 
 
 def _handler(resources: dict[str, Any], function: str) -> str:
@@ -33,7 +43,6 @@ def _without_location(table_input: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_glue_tables_equal_the_catalog_definitions(resources: dict[str, Any]) -> None:
-    catalog = deploy_paths.catalog_tables()
     tables = {
         r["Properties"]["TableInput"]["Name"]: r["Properties"]
         for r in resources.values()
@@ -50,7 +59,6 @@ def test_glue_tables_equal_the_catalog_definitions(resources: dict[str, Any]) ->
 
 
 def test_invoice_lines_columns_are_the_schema_contract(resources: dict[str, Any]) -> None:
-    schema = deploy_paths.schema()
     table = resources["GlueTableInvoiceLines"]["Properties"]["TableInput"]
     assert table["StorageDescriptor"]["Columns"] == schema.glue_columns(schema.INVOICE_LINE_SCHEMA)
     assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [
@@ -64,7 +72,7 @@ def test_invoice_lines_columns_are_the_schema_contract(resources: dict[str, Any]
 
 def test_glue_database_default_is_the_catalog_default(template: dict[str, Any]) -> None:
     default = template["Parameters"]["GlueDatabaseName"]["Default"]
-    assert default == deploy_paths.catalog_tables().DEFAULT_GLUE_DATABASE
+    assert default == catalog.DEFAULT_GLUE_DATABASE
 
 
 def test_firehose_partitions_on_the_keys_the_transformation_returns(
@@ -74,8 +82,8 @@ def test_firehose_partitions_on_the_keys_the_transformation_returns(
     prefix_template, _ = destination["Prefix"]["Fn::Sub"]
     used = re.findall(r"!\{partitionKeyFromLambda:(\w+)\}", prefix_template)
     landed = pa.table({"invoiced_at": pa.array([datetime(2011, 3, 4, 12, 0)], pa.timestamp("us"))})
-    returned = deploy_paths.records().partition_keys(landed)[0]
-    assert used == list(returned) == list(deploy_paths.schema().PARTITION_COLUMNS)
+    returned = output.partition_keys(landed)[0]
+    assert used == list(returned) == list(schema.PARTITION_COLUMNS)
     # year=YYYY/month=MM: the same Hive layout as the batch job's transformed zone
     assert prefix_template.startswith("${Zone}/year=")
     schema_config = destination["DataFormatConversionConfiguration"]["SchemaConfiguration"]
@@ -85,14 +93,12 @@ def test_firehose_partitions_on_the_keys_the_transformation_returns(
 
 
 def test_dynamodb_keys_are_the_item_design(template: dict[str, Any]) -> None:
-    items = deploy_paths.items()
     keys = template["Mappings"]["TableKeys"]
     assert (keys["Customer"]["Partition"], keys["Customer"]["Sort"]) == tuple(items.CUSTOMER_KEY)
     assert (keys["Invoice"]["Partition"], keys["Invoice"]["Sort"]) == tuple(items.INVOICE_KEY)
 
 
 def test_lake_zones_are_the_code_zones(template: dict[str, Any]) -> None:
-    lake = deploy_paths.lake()
     zones = template["Mappings"]["Lake"]["Zones"]
     assert zones["Raw"] == lake.RAW_ZONE
     assert zones["Transformed"] == lake.TRANSFORMED_ZONE
@@ -118,15 +124,14 @@ def test_api_routes_are_the_handler_routes(resources: dict[str, Any], function: 
         for e in events
         if e["Type"] == "Api"
     }
-    module = deploy_paths.handler_module(_handler(resources, function))
+    module = _module(_handler(resources, function))
     assert in_template == _resolver_routes(module)
 
 
 def test_body_limit_is_the_handler_default(template: dict[str, Any]) -> None:
-    settings = deploy_paths.settings_module().Settings
     parameter = template["Parameters"]["MaxRequestBytes"]
     with mock.patch.dict(os.environ, {}, clear=True):  # the code's default
-        limit = settings.from_env().max_request_bytes
+        limit = settings.Settings.from_env().max_request_bytes
     assert parameter["Default"] == parameter["MaxValue"] == limit
     # Lambda's synchronous payload is 6 MB: the body must leave room for the event
     assert limit < 6 * 1000 * 1000
@@ -139,7 +144,7 @@ def _environment(template: dict[str, Any], function: str) -> dict[str, Any]:
 
 
 def test_every_setting_the_handlers_read_is_set(template: dict[str, Any]) -> None:
-    source = Path(deploy_paths.settings_module().__file__).read_text()
+    source = Path(settings.__file__).read_text()
     read = set(re.findall(r"env\.get\(\s*\"([A-Z_]+)\"", source))
     assert read, "no environment names found in the settings module"
     everywhere = set().union(*(_environment(template, f) for f in FUNCTIONS))
@@ -151,7 +156,7 @@ def test_powertools_service_is_the_handler_service(template: dict[str, Any], fun
     environment = _environment(template, function)
     service_ref = environment["POWERTOOLS_SERVICE_NAME"]["Fn::FindInMap"]
     service = template["Mappings"][service_ref[0]][service_ref[1]][service_ref[2]]
-    module = deploy_paths.handler_module(template["Resources"][function]["Properties"]["Handler"])
+    module = _module(template["Resources"][function]["Properties"]["Handler"])
     assert module.logger.service == service
     for name in ("POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"):
         assert name in environment
@@ -162,8 +167,13 @@ def test_alarms_read_metrics_the_handlers_emit(
 ) -> None:
     emitted: dict[str, set[str]] = {}
     for function in FUNCTIONS:
-        module = deploy_paths.handler_module(resources[function]["Properties"]["Handler"])
-        names = set(re.findall(r"add_metric\(\s*name=\"(\w+)\"", Path(module.__file__).read_text()))
+        module = _module(resources[function]["Properties"]["Handler"])
+        source = Path(module.__file__).read_text()
+        names = set(re.findall(r"add_metric\(\s*name=\"(\w+)\"", source))
+        if "answer.counts" in source:  # the API emits one metric per count of intake's Answer
+            block = re.search(r"counts = \{(.*?)\}", Path(intake.__file__).read_text(), re.S)
+            assert block, "intake.py: no counts dict"
+            names |= set(re.findall(r"\"(\w+)\":", block.group(1)))
         emitted[module.logger.service] = names
     services = {v["Name"] for v in template["Mappings"]["Services"].values()}
     read = 0
@@ -228,4 +238,4 @@ def test_handler_strings_name_callables_of_the_package(resources: dict[str, Any]
     for function in FUNCTIONS:
         handler = _handler(resources, function)
         assert handler.startswith("ingestion.stream.handlers.")
-        assert callable(deploy_paths.handler_object(handler))
+        assert callable(getattr(_module(handler), handler.rpartition(".")[2]))
