@@ -69,6 +69,7 @@ def names_from_outputs(stack: DeployedStack) -> dict[str, str]:
         "DELIVERY_STREAM_NAME": o["DeliveryStreamName"],
         "CUSTOMER_TABLE": o["CustomerTableName"],
         "INVOICE_TABLE": o["InvoiceTableName"],
+        "IDEMPOTENCY_TABLE": o["IdempotencyTableName"],
     }
 
 

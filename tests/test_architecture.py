@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-HANDLERS = tuple(
-    f"ingestion.stream.handlers.{name}"
-    for name in ("api", "kinesis_consumer", "firehose_transform", "query_api")
+HANDLERS = (
+    *(
+        f"ingestion.stream.handlers.{name}"
+        for name in ("api", "kinesis_consumer", "firehose_transform", "query_api")
+    ),
+    "ingestion.catalog.partition_registrar",
 )
 # What the Lambda artifact must never carry: the emulator, the warehouse, the laptop's layers.
 NOT_IN_LAMBDA = {"moto", "duckdb", "dbt", "local_stack", "bi", "cli"}

@@ -59,7 +59,7 @@ def test_the_stack_holds_what_moto_can_create(check_deploy: tuple[Any, dict[str,
     for kind, count in {
         "AWS::S3::Bucket": 1,
         "AWS::Kinesis::Stream": 1,
-        "AWS::DynamoDB::Table": 2,
+        "AWS::DynamoDB::Table": 3,
         "AWS::SQS::Queue": 1,
         "AWS::SNS::Topic": 1,
         "AWS::Lambda::Function": 4,

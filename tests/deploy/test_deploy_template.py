@@ -16,7 +16,7 @@ import pytest
 from ingestion import lake
 from ingestion.catalog import tables as catalog
 from ingestion.contract import schema
-from ingestion.stream import intake, items, output, settings
+from ingestion.stream import intake, items, output, producer, settings
 
 FUNCTIONS = ("ApiFunction", "ConsumerFunction", "TransformFunction", "QueryFunction")
 # Actions that take no resource ("Actions, resources, and condition keys" pages of X-Ray
@@ -94,8 +94,17 @@ def test_firehose_partitions_on_the_keys_the_transformation_returns(
 
 def test_dynamodb_keys_are_the_item_design(template: dict[str, Any]) -> None:
     keys = template["Mappings"]["TableKeys"]
-    assert (keys["Customer"]["Partition"], keys["Customer"]["Sort"]) == tuple(items.CUSTOMER_KEY)
-    assert (keys["Invoice"]["Partition"], keys["Invoice"]["Sort"]) == tuple(items.INVOICE_KEY)
+    customers, invoices = items.CUSTOMERS_KEY, items.INVOICES_KEY
+    assert (keys["Customer"]["Partition"], keys["Customer"]["Sort"]) == (
+        customers.partition,
+        customers.sort,
+    )
+    assert (keys["Invoice"]["Partition"], keys["Invoice"]["Sort"]) == (
+        invoices.partition,
+        invoices.sort,
+    )
+    assert keys["Idempotency"]["Partition"] == items.IDEMPOTENCY_KEY.partition
+    assert keys["Idempotency"]["TimeToLive"] == items.IDEMPOTENCY_TTL_ATTRIBUTE
 
 
 def test_lake_zones_are_the_code_zones(template: dict[str, Any]) -> None:
@@ -128,13 +137,20 @@ def test_api_routes_are_the_handler_routes(resources: dict[str, Any], function: 
     assert in_template == _resolver_routes(module)
 
 
-def test_body_limit_is_the_handler_default(template: dict[str, Any]) -> None:
+def test_body_limit_is_the_handler_ceiling(template: dict[str, Any]) -> None:
     parameter = template["Parameters"]["MaxRequestBytes"]
-    with mock.patch.dict(os.environ, {}, clear=True):  # the code's default
-        limit = settings.Settings.from_env().max_request_bytes
-    assert parameter["Default"] == parameter["MaxValue"] == limit
+    # with many shards the handler's limit reaches its ceiling: what Lambda can take
+    ceiling = producer.request_limits(1_000).bytes
+    assert parameter["Default"] == parameter["MaxValue"] == ceiling
     # Lambda's synchronous payload is 6 MB: the body must leave room for the event
-    assert limit < 6 * 1000 * 1000
+    assert ceiling < 6 * 1000 * 1000
+    # the parameter only lowers the derived limit, never raises it
+    shards = template["Parameters"]["ShardCount"]["Default"]
+    with mock.patch.dict(
+        os.environ, {"STREAM_SHARDS": str(shards), "MAX_REQUEST_BYTES": str(ceiling)}, clear=True
+    ):
+        limits = settings.Settings.from_env().request_limits
+    assert limits == producer.request_limits(int(shards))
 
 
 def _environment(template: dict[str, Any], function: str) -> dict[str, Any]:

@@ -4,8 +4,10 @@ The event source mapping is set up with ReportBatchItemFailures (and bisect-on-e
 a retry limit and an on-failure destination). A record that is not a valid line is
 not a failure to retry, since no retry would fix it: it is logged and counted here
 and quarantined by the Firehose path, which reads the same stream. Only a DynamoDB
-write that fails is reported in `batchItemFailures`, so that record is retried
-without blocking the shard, and the records before it are not replayed.
+write that fails is reported in `batchItemFailures`. Lambda then checkpoints before
+the lowest failed sequence number and delivers that record and every later one of
+the batch again, holding the shard until they succeed or the retry bounds (bisect,
+attempts, record age) send the batch to the on-failure queue (docs/stream.md).
 
 This handler decodes the event's records into plain values and hands them to
 `item_store`, which cleans and stores them in batches; Powertools' BatchProcessor then
