@@ -114,11 +114,16 @@ def moto_process() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    # a loaded machine can take far longer than 10 s to import and start moto's server
+    deadline = time.monotonic() + 120
+    while True:
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
             break
         except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail(f"moto_server did not start on {endpoint} within 120 s")
             time.sleep(0.05)
     yield endpoint
     server.kill()  # werkzeug's server waits for idle keep-alive connections on SIGTERM
