@@ -51,7 +51,8 @@ renamed as (
 
         -- dates and timestamps
         cast(invoiced_at as timestamp) as invoiced_at,
-        ingested_at
+        -- explicit, as Redshift Spectrum reads it without its zone
+        {{ utc_timestamp('ingested_at') }} as ingested_at
 
     from deduplicated
 
