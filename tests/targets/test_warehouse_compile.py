@@ -101,6 +101,63 @@ def test_every_compiled_model_analysis_and_test_parses_in_the_dialect(compiled) 
             assert "ingested_at >" in node["compiled_code"], node["name"]
 
 
+# The late-arrival look-back (dbt_project.yml's default), as each engine adds hours
+# (whitespace left out)
+LOOKBACK = {"athena": "date_add('hour',-48,max(built.ingested_at))",
+            "redshift": "dateadd(hour,-48,max(built.ingested_at))"}  # fmt: skip
+
+
+def test_incremental_builds_look_back_for_late_arrivals(compiled) -> None:
+    """The watermark is the latest line built less the look-back, not max(ingested_at):
+    a file landed after the last build with lines received before it is still read."""
+    target, workdirs = compiled
+    incremental = _compiled(workdirs["incremental"])
+    for name in ("stg_online_retail__invoice_lines", "fct_sales_lines"):
+        sql = incremental[f"model.online_retail.{name}"]["compiled_code"]
+        assert LOOKBACK[target] in "".join(sql.split()), (name, sql[-600:])
+        watermark = sqlglot.parse_one(sql, read=TARGETS[target]).find(sqlglot.exp.Coalesce)
+        assert watermark is not None, name  # an empty table has no watermark: read all
+
+
+def _select_expressions(node: dict, dialect: str) -> dict[str, sqlglot.exp.Expression]:
+    """The final select's expressions of a compiled model's CTE `final`, by alias."""
+    tree = sqlglot.parse_one(node["compiled_code"], read=dialect)
+    final = next(cte for cte in tree.find_all(sqlglot.exp.CTE) if cte.alias == "final")
+    return {e.alias_or_name: e for e in final.this.expressions}
+
+
+def test_timestamps_are_typed_explicitly_for_the_engine(compiled) -> None:
+    """Athena (Trino) cannot cast Python's isoformat ('T' between date and time): the
+    manifests' run times are parsed with from_iso8601_timestamp. Redshift Spectrum reads
+    ingested_at as timestamp without zone: staging casts it to the contract's type."""
+    target, workdirs = compiled
+    full = _compiled(workdirs["full"])
+    manifests = full["model.online_retail.stg_online_retail__batch_manifests"]
+    run_times = _select_expressions(manifests, TARGETS[target])
+    sources = manifest(workdirs["full"])["sources"]
+    freshness = sources["source.online_retail.online_retail.batch_manifests"]
+    if target == "athena":
+        for dialect in ("athena", "trino"):
+            tree = sqlglot.parse_one(manifests["compiled_code"], read=dialect)
+            assert tree.find(sqlglot.exp.FromISO8601Timestamp) is not None, dialect
+        for column in ("started_at", "finished_at"):
+            parsed = run_times[column].find(sqlglot.exp.FromISO8601Timestamp)
+            assert parsed is not None and parsed.this.name == column, column
+            assert run_times[column].find(sqlglot.exp.AtTimeZone) is not None  # to UTC
+        assert "timestamp with time zone" not in manifests["compiled_code"]
+        assert freshness["loaded_at_field"] == "from_iso8601_timestamp(finished_at)"
+        return
+    assert freshness["loaded_at_field"] == "cast(finished_at as timestamp with time zone)"
+    for name in ("stg_online_retail__invoice_lines", "stg_online_retail__quarantined_lines"):
+        tree = sqlglot.parse_one(full[f"model.online_retail.{name}"]["compiled_code"], "redshift")
+        casts = [
+            cast.to.this
+            for cast in tree.find_all(sqlglot.exp.Cast)
+            if isinstance(cast.this, sqlglot.exp.Column) and cast.this.name == "ingested_at"
+        ]
+        assert casts == [sqlglot.exp.DataType.Type.TIMESTAMPTZ], name
+
+
 def test_dialect_macros_render_the_target_engines_sql(compiled) -> None:
     target, workdirs = compiled
     sql = _compiled(workdirs["full"])["model.online_retail.dim_dates"]["compiled_code"]

@@ -2,9 +2,11 @@
 -- The one join of the lines to the calendar: each line carries the first day of its
 -- week, month, quarter and season from dim_dates, so reports group by those columns and
 -- never join lines to dates again.
--- Incremental: a build reads only lines landed since the last one and upserts them by
--- event_id, so new Parquet files need no full refresh and a replayed record (same
--- event_id, later landing) replaces its row instead of adding one.
+-- Incremental: a build reads the lines received since the look-back window before the
+-- latest one it holds (late_arrival_watermark: a file can land after a build with lines
+-- received before it) and upserts them by event_id, so new Parquet files need no full
+-- refresh, lines read again change nothing, and a replayed record (same event_id, later
+-- landing) replaces its row instead of adding one.
 {{
     config(
         materialized='incremental',
@@ -74,11 +76,9 @@ final as (
         on invoice_lines.invoice_date = dates.date_day
 
     {% if is_incremental() %}
-    where
-        invoice_lines.ingested_at > (
-            select max(built.ingested_at) as latest_ingested_at
-            from {{ this }} as built
-        )
+    -- lines received since the look-back before the latest one built: late arrivals
+    -- (a file landed after the last build with lines received before it) included
+    where invoice_lines.ingested_at > {{ late_arrival_watermark(this) }}
     {% endif %}
 
 )

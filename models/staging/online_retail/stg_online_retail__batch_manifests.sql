@@ -20,9 +20,9 @@ final as (
         cast(rows_landed as bigint) as rows_landed,
         cast(rows_quarantined as bigint) as rows_quarantined,
 
-        -- dates and timestamps
-        {{ utc_timestamp('started_at') }} as started_at,
-        {{ utc_timestamp('finished_at') }} as finished_at
+        -- dates and timestamps: ISO 8601 text with an offset in the manifest
+        {{ utc_timestamp_from_iso8601('started_at') }} as started_at,
+        {{ utc_timestamp_from_iso8601('finished_at') }} as finished_at
 
     from source
 

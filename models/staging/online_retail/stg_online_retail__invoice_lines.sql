@@ -10,14 +10,11 @@ landed as (
 
     select * from source
 
-    -- Warehouse targets build this model incrementally: only lines landed after the
-    -- latest one already here (the upsert on event_id keeps a replayed record once).
+    -- Warehouse targets build this model incrementally: the lines received since the
+    -- look-back window before the latest one already here, so a file landed late is
+    -- still read (late_arrival_watermark); the upsert on event_id keeps each line once.
     {% if is_incremental() %}
-    where
-        ingested_at > (
-            select max(this_run.ingested_at) as latest_ingested_at
-            from {{ this }} as this_run
-        )
+    where ingested_at > {{ late_arrival_watermark(this) }}
     {% endif %}
 
 ),
@@ -54,7 +51,8 @@ renamed as (
 
         -- dates and timestamps
         cast(invoiced_at as timestamp) as invoiced_at,
-        ingested_at
+        -- explicit, as Redshift Spectrum reads it without its zone
+        {{ utc_timestamp('ingested_at') }} as ingested_at
 
     from deduplicated
 

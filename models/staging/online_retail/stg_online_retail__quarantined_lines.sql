@@ -28,8 +28,8 @@ final as (
         reason as failure_reason,
         raw_record,
 
-        -- dates and timestamps
-        ingested_at
+        -- dates and timestamps: explicit, as Spectrum reads it without its zone
+        {{ utc_timestamp('ingested_at') }} as ingested_at
 
     from deduplicated
 
