@@ -190,7 +190,9 @@ def _quantity(raw: pa.Array) -> _Rule:
     return _Rule(values, reason)
 
 
-def _invoiced_at(raw: pa.Array, counts: dict[str, int]) -> _Rule:
+def _invoiced_at(raw: pa.Array, counts: dict[str, int], rows: pa.Array | None = None) -> _Rule:
+    """`rows`: each line's position in `raw` where `raw` holds distinct values, so that
+    `counts` counts lines, not values, per layout."""
     text = _text(raw)
     parsed = pa.nulls(len(text), pa.timestamp("us"))
     for name, layout in DATE_FORMATS:
@@ -198,7 +200,7 @@ def _invoiced_at(raw: pa.Array, counts: dict[str, int]) -> _Rule:
             break  # every present value has parsed
         attempt = pc.strptime(text, format=layout, unit="us", error_is_null=True)
         newly = pc.and_(pc.is_null(parsed), pc.is_valid(attempt))
-        matched = pc.sum(newly).as_py() or 0
+        matched = pc.sum(newly if rows is None else newly.take(rows)).as_py() or 0
         if matched:
             counts[name] = counts.get(name, 0) + matched
             parsed = pc.coalesce(parsed, attempt)
@@ -228,34 +230,63 @@ def _customer_id(raw: pa.Array) -> _Rule:
     return _Rule(_without_zero_fraction(text), _fails(bad, text, "is not a numeric customer id"))
 
 
+def _distinct(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
+    """A column as its distinct values (nulls among them) and each row's index into them."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return pc.dictionary_encode(column.cast(pa.string()), null_encoding="encode")
+
+
+def _spread(values: pa.Array, encoded: pa.DictionaryArray, raw: pa.Array) -> pa.Array:
+    """A rule's result for the distinct values, spread back over the rows. Text the rule
+    left as it was (no blank, nothing trimmed: the usual column) is the raw column itself."""
+    if (
+        values.type == pa.string()
+        and values.null_count == 0
+        and pc.all(pc.equal(values, encoded.dictionary)).as_py()
+    ):
+        return raw
+    return values.take(encoded.indices)
+
+
 def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
     """Apply the cleaning rules to `raw` (string columns named as in SOURCE_COLUMNS),
-    whose rows came from where `lineage` says, row by row."""
+    whose rows came from where `lineage` says, row by row.
+
+    A column repeats its values (541,909 lines hold 23,260 timestamps and 1,630 prices),
+    so each rule judges a column's distinct values once and its verdicts are spread back
+    over the rows: the same result per row, at a fraction of the regex and parse work."""
     n = raw.num_rows
     missing = [c for c in SOURCE_COLUMNS if c not in raw.column_names]
     if missing:
         raise OnlineRetailError(f"the raw batch lacks columns {', '.join(missing)}")
     col = {c: raw.column(c).combine_chunks().cast(pa.string()) for c in SOURCE_COLUMNS}
+    encoded = {c: _distinct(col[c]) for c in SOURCE_COLUMNS}
+    distinct = {c: encoded[c].dictionary for c in SOURCE_COLUMNS}
 
     date_formats: dict[str, int] = {}
+    date_rows = encoded["InvoiceDate"].indices
     rules: dict[str, _Rule] = {
-        "InvoiceNo": _invoice_no(col["InvoiceNo"]),
-        "StockCode": _required_text(col["StockCode"]),
-        "Description": _optional_text(col["Description"]),
-        "Quantity": _quantity(col["Quantity"]),
-        "InvoiceDate": _invoiced_at(col["InvoiceDate"], date_formats),
-        "UnitPrice": _unit_price(col["UnitPrice"]),
-        "CustomerID": _customer_id(col["CustomerID"]),
-        "Country": _required_text(col["Country"]),
+        "InvoiceNo": _invoice_no(distinct["InvoiceNo"]),
+        "StockCode": _required_text(distinct["StockCode"]),
+        "Description": _optional_text(distinct["Description"]),
+        "Quantity": _quantity(distinct["Quantity"]),
+        "InvoiceDate": _invoiced_at(distinct["InvoiceDate"], date_formats, date_rows),
+        "UnitPrice": _unit_price(distinct["UnitPrice"]),
+        "CustomerID": _customer_id(distinct["CustomerID"]),
+        "Country": _required_text(distinct["Country"]),
     }
 
     # The first failing field, in source column order, names the line's quarantine reason.
     failed_field = pa.nulls(n, pa.string())
     reason = pa.nulls(n, pa.string())
     for name in SOURCE_COLUMNS:
-        this_failed = pc.and_(pc.is_null(reason), pc.is_valid(rules[name].reason))
+        if rules[name].reason.null_count == len(rules[name].reason):
+            continue  # no value of this column failed: the usual case, at no cost per row
+        this_reason = rules[name].reason.take(encoded[name].indices)
+        this_failed = pc.and_(pc.is_null(reason), pc.is_valid(this_reason))
         failed_field = pc.if_else(this_failed, pa.scalar(name), failed_field)
-        reason = pc.coalesce(reason, rules[name].reason)
+        reason = pc.coalesce(reason, this_reason)
     passed = pc.is_null(reason)
 
     landed = pa.table(
@@ -264,10 +295,13 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
             "source_file": lineage.source_files,
             "source_line_number": lineage.line_numbers,
             "ingested_at": lineage.ingested_at,
-            **{COLUMN_NAMES[source]: rules[source].values for source in SOURCE_COLUMNS},
+            **{
+                COLUMN_NAMES[source]: _spread(rules[source].values, encoded[source], col[source])
+                for source in SOURCE_COLUMNS
+            },
         }
     ).select(INVOICE_LINE_SCHEMA.names)
-    if pc.all(passed).as_py() is not False:  # the usual batch: nothing to set aside
+    if reason.null_count == n:  # the usual batch: nothing to set aside
         return CleanResult(landed.cast(INVOICE_LINE_SCHEMA), QUARANTINE_SCHEMA.empty_table(),
                            date_formats)  # fmt: skip
 
