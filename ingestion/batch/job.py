@@ -16,6 +16,8 @@ import argparse
 import json
 import logging
 import sys
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -62,6 +64,16 @@ class BatchResult:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+# Event ids and line numbers are unique per line: a Parquet dictionary for them would be
+# built only to be dropped, and min/max statistics of event ids prune nothing.
+_UNIQUE_PER_LINE = ("event_id", "source_line_number")
+LANDED_PARQUET_OPTIONS = {
+    **PARQUET_OPTIONS,
+    "use_dictionary": [n for n in INVOICE_LINE_SCHEMA.names if n not in _UNIQUE_PER_LINE],
+    "write_statistics": [n for n in INVOICE_LINE_SCHEMA.names if n != "event_id"],
+}
+
+
 def partition_key(year: int, month: int) -> str:
     return f"{TRANSFORMED_ZONE}/year={year:04d}/month={month:02d}"
 
@@ -91,7 +103,10 @@ class PartitionedWriter:
                 self.lake.ensure_dir(folder)
                 path = self.lake.path(f"{folder}/{self.name}.parquet")
                 writer = pq.ParquetWriter(
-                    path, INVOICE_LINE_SCHEMA, filesystem=self.lake.filesystem, **PARQUET_OPTIONS
+                    path,
+                    INVOICE_LINE_SCHEMA,
+                    filesystem=self.lake.filesystem,
+                    **LANDED_PARQUET_OPTIONS,
                 )
                 self.writers[(year, month)] = writer
             writer.write_table(part)
@@ -147,18 +162,31 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     date_formats: dict[str, int] = {}
     reasons: dict[str, int] = {}
     landed = quarantined = 0
+
+    def write(result: CleanResult) -> None:
+        transformed.write(result.landed)
+        if result.quarantined.num_rows:
+            quarantine.write_table(result.quarantined)
+
+    # Three stages on three threads, each a chunk or two apart: the reader inflates and
+    # parses, this thread cleans, one writer thread encodes Parquet (in order, so every
+    # file keeps the source's line order). Arrow releases the GIL in all three.
+    pending: deque[Future] = deque()
     try:
-        for chunk in read_source(lake.path(source_file), lake.filesystem, report):
-            result = clean_chunk(chunk, source_file, ingested_at)
-            transformed.write(result.landed)
-            if result.quarantined.num_rows:
-                quarantine.write_table(result.quarantined)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as writer:
+            for chunk in read_source(lake.path(source_file), lake.filesystem, report):
+                result = clean_chunk(chunk, source_file, ingested_at)
+                while len(pending) >= 2:  # memory holds at most two cleaned chunks
+                    pending.popleft().result()
+                pending.append(writer.submit(write, result))
                 for f in result.quarantined["field"].to_pylist():
                     reasons[f] = reasons.get(f, 0) + 1
-            landed += result.landed.num_rows
-            quarantined += result.quarantined.num_rows
-            for k, v in result.date_formats.items():
-                date_formats[k] = date_formats.get(k, 0) + v
+                landed += result.landed.num_rows
+                quarantined += result.quarantined.num_rows
+                for k, v in result.date_formats.items():
+                    date_formats[k] = date_formats.get(k, 0) + v
+            while pending:
+                pending.popleft().result()
     finally:
         quarantine.close()  # always written, even empty, so readers of the zone see the run
         output_files = transformed.close()
