@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from ingestion.batch.sources import RawChunk, ReadReport, read_source
 from ingestion.contract.cleaning import CleanResult, Lineage, clean_batch, quarantine_table
+from ingestion.contract.scalars import const
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
 from ingestion.errors import OnlineRetailError
 from ingestion.lake import (
@@ -74,6 +75,9 @@ LANDED_PARQUET_OPTIONS = {
 }
 
 
+_HUNDRED = const(100, pa.int64())
+
+
 def partition_key(year: int, month: int) -> str:
     return f"{TRANSFORMED_ZONE}/year={year:04d}/month={month:02d}"
 
@@ -89,14 +93,13 @@ class PartitionedWriter:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        keys = pc.add(
-            pc.multiply(pc.year(table["invoiced_at"]), 100), pc.month(table["invoiced_at"])
-        )
-        distinct = pc.unique(keys).to_pylist()
-        for key in distinct:
+        stamps = table["invoiced_at"]
+        keys = pc.add(pc.multiply(pc.year(stamps), _HUNDRED), pc.month(stamps))
+        distinct = pc.unique(keys)
+        for key in distinct:  # Arrow scalars: a Python int here would import pandas
             # Files are mostly in date order: most chunks fall in one partition whole.
             part = table if len(distinct) == 1 else table.filter(pc.equal(keys, key))
-            year, month = divmod(key, 100)
+            year, month = divmod(key.as_py(), 100)
             writer = self.writers.get((year, month))
             if writer is None:
                 folder = partition_key(year, month)
@@ -130,6 +133,8 @@ def clean_chunk(chunk: RawChunk, source_file: str, ingested_at: datetime) -> Cle
     """One chunk of a file through the cleaning rules. Lines the reader could not split
     into fields are quarantined after the rules' rejects, under the field `(line)`."""
     result = clean_batch(chunk.lines, Lineage.of_file(source_file, ingested_at, chunk.line_numbers))
+    if not chunk.malformed:
+        return result
     malformed = quarantine_table(
         event_ids=[f"{source_file}:{m.line_number}" for m in chunk.malformed],
         source_file=source_file,

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 
+from ingestion.contract.scalars import int64_range
 from ingestion.contract.schema import SOURCE_COLUMNS
 from ingestion.errors import OnlineRetailError
 
@@ -244,7 +244,7 @@ def _parse_block(
         lines_table = pa.table(
             {name: table.column(pos) for name, pos in zip(SOURCE_COLUMNS, positions, strict=True)}
         )
-        numbers = pa.array(np.arange(first_line, first_line + lines, dtype=np.int64))
+        numbers = int64_range(first_line, lines)
         return RawChunk(lines_table, numbers, []), encoding
     data = bytes(data)
     if encoding == "utf-8":

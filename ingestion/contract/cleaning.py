@@ -19,6 +19,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.contract.scalars import const
 from ingestion.contract.schema import (
     COLUMN_NAMES,
     INVOICE_LINE_SCHEMA,
@@ -45,6 +46,18 @@ _CUSTOMER_ID = r"^[0-9]+(\.0*)?$"  # 17850 or 17850.0
 _TRAILING_ZERO_FRACTION = r"\.0*$"
 _INT32_MAX = 2**31 - 1
 INGESTED_AT_TYPE = pa.timestamp("us", tz="UTC")
+# Constants as Arrow scalars (see `scalars`: a plain Python value would import pandas).
+_NULL_TEXT = const(None, pa.string())
+_EMPTY_TEXT = const("", pa.string())
+_MISSING = const("is missing", pa.string())
+_FALSE = const(False, pa.bool_())
+_NULL_INT64 = const(None, pa.int64())
+_INT32_MAX_SCALAR = const(_INT32_MAX, pa.int64())
+
+
+# Built from empty arrays: Schema.empty_table() would import pandas (see `scalars`).
+EMPTY_QUARANTINE = pa.table({f.name: pa.nulls(0, f.type) for f in QUARANTINE_SCHEMA},
+                            schema=QUARANTINE_SCHEMA)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,16 +84,18 @@ class Lineage:
     ) -> Lineage:
         """The lines of one source read at one time. Event ids default to
         `<source_file>:<line_number>`, so a re-run of the same file gives the same ids."""
-        numbers = pa.array(line_numbers, pa.int64())
+        numbers = _as_array(line_numbers, pa.int64())
         n = len(numbers)
+        source = const(source_file, pa.string())
         if event_ids is None:
-            event_ids = pc.binary_join_element_wise(source_file, pc.cast(numbers, pa.string()), ":")
-        at = pa.scalar(ingested_at, INGESTED_AT_TYPE)
+            text = pc.cast(numbers, pa.string())
+            event_ids = pc.binary_join_element_wise(source, text, const(":", pa.string()))
+        at = const(ingested_at, INGESTED_AT_TYPE)
         return cls(
-            event_ids=pa.array(event_ids, pa.string()),
-            source_files=pa.repeat(source_file, n) if n else pa.array([], pa.string()),
+            event_ids=_as_array(event_ids, pa.string()),
+            source_files=pa.repeat(source, n) if n else pa.nulls(0, pa.string()),
             line_numbers=numbers,
-            ingested_at=pa.repeat(at, n) if n else pa.array([], INGESTED_AT_TYPE),
+            ingested_at=pa.repeat(at, n) if n else pa.nulls(0, INGESTED_AT_TYPE),
         )
 
     def filter(self, mask: pa.Array) -> Lineage:
@@ -91,6 +106,12 @@ class Lineage:
             self.line_numbers.filter(mask),
             self.ingested_at.filter(mask),
         )
+
+
+def _as_array(values: Sequence | pa.Array, type_: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.Array) and values.type == type_:
+        return values
+    return pa.array(values, type_)
 
 
 @dataclass
@@ -126,7 +147,7 @@ class _Rule:
 def _text(values: pa.Array) -> pa.Array:
     """Trimmed text, with empty strings as null."""
     trimmed = pc.utf8_trim_whitespace(values)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return pc.if_else(pc.equal(trimmed, _EMPTY_TEXT), _NULL_TEXT, trimmed)
 
 
 def _quote(values: pa.Array) -> pa.Array:
@@ -135,7 +156,7 @@ def _quote(values: pa.Array) -> pa.Array:
 
 def _fails(failed: pa.Array, values: pa.Array, message: str) -> pa.Array:
     """`message: 'value'` where `failed` is true, else null."""
-    failed = pc.fill_null(failed, False)
+    failed = pc.fill_null(failed, _FALSE)
     if not pc.any(failed).as_py():
         return pa.nulls(len(values), pa.string())  # the usual case, at no cost
     text = pc.binary_join_element_wise(message, _quote(values), ": ")
@@ -145,7 +166,7 @@ def _fails(failed: pa.Array, values: pa.Array, message: str) -> pa.Array:
 def _required(values: pa.Array) -> pa.Array:
     if values.null_count == 0:
         return pa.nulls(len(values), pa.string())
-    return pc.if_else(pc.is_null(values), pa.scalar("is missing"), pa.scalar(None, pa.string()))
+    return pc.if_else(pc.is_null(values), _MISSING, _NULL_TEXT)
 
 
 def _first_reason(*reasons: pa.Array) -> pa.Array:
@@ -177,12 +198,12 @@ def _without_zero_fraction(text: pa.Array) -> pa.Array:
 
 def _quantity(raw: pa.Array) -> _Rule:
     text = _text(raw)
-    ok = pc.fill_null(pc.match_substring_regex(text, _WHOLE_NUMBER), False)
+    ok = pc.fill_null(pc.match_substring_regex(text, _WHOLE_NUMBER), _FALSE)
     digits = _without_zero_fraction(text)
-    as_int64 = pc.cast(pc.if_else(ok, digits, pa.scalar(None, pa.string())), pa.int64())
-    in_range = pc.fill_null(pc.less_equal(pc.abs(as_int64), _INT32_MAX), False)
+    as_int64 = pc.cast(pc.if_else(ok, digits, _NULL_TEXT), pa.int64())
+    in_range = pc.fill_null(pc.less_equal(pc.abs(as_int64), _INT32_MAX_SCALAR), _FALSE)
     ok = pc.and_(ok, in_range)
-    values = pc.cast(pc.if_else(ok, as_int64, pa.scalar(None, pa.int64())), pa.int32())
+    values = pc.cast(pc.if_else(ok, as_int64, _NULL_INT64), pa.int32())
     reason = _first_reason(
         _required(text),
         _fails(pc.invert(ok), text, "is not a whole number of units"),
@@ -214,8 +235,8 @@ def _invoiced_at(raw: pa.Array, counts: dict[str, int], rows: pa.Array | None = 
 
 def _unit_price(raw: pa.Array) -> _Rule:
     text = _text(raw)
-    ok = pc.fill_null(pc.match_substring_regex(text, _PRICE), False)
-    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), UNIT_PRICE_TYPE)
+    ok = pc.fill_null(pc.match_substring_regex(text, _PRICE), _FALSE)
+    values = pc.cast(pc.if_else(ok, text, _NULL_TEXT), UNIT_PRICE_TYPE)
     reason = _first_reason(
         _required(text),
         _fails(pc.invert(ok), text, "is not a price with at most 3 decimals"),
@@ -302,7 +323,7 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
         }
     ).select(INVOICE_LINE_SCHEMA.names)
     if reason.null_count == n:  # the usual batch: nothing to set aside
-        return CleanResult(landed.cast(INVOICE_LINE_SCHEMA), QUARANTINE_SCHEMA.empty_table(),
+        return CleanResult(landed.cast(INVOICE_LINE_SCHEMA), EMPTY_QUARANTINE,
                            date_formats)  # fmt: skip
 
     rejected = pc.invert(passed)
