@@ -16,7 +16,7 @@ import argparse
 import json
 import logging
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +76,7 @@ LANDED_PARQUET_OPTIONS = {
 
 
 _HUNDRED = const(100, pa.int64())
+MAX_OPEN_PARTITIONS = 8  # open Parquet writers (one per month) at a time
 
 
 def partition_key(year: int, month: int) -> str:
@@ -83,11 +84,19 @@ def partition_key(year: int, month: int) -> str:
 
 
 class PartitionedWriter:
-    """One Parquet file per (year, month), each written as chunks arrive."""
+    """One Parquet file per (year, month), each written as chunks arrive.
 
-    def __init__(self, lake: Lake, name: str) -> None:
+    An open Parquet writer holds its unfinished row group (about 0.5 MiB), and a file
+    at 100x spans 1,300 months, so at most `max_open` stay open, the least recently
+    written closed first. Files come in date order, so a closed month rarely comes
+    back; when it does, its file is reopened: its row groups copied into a new writer,
+    in order, before the new lines (still one file per month, lines in file order)."""
+
+    def __init__(self, lake: Lake, name: str, max_open: int | None = None) -> None:
         self.lake, self.name = lake, name
-        self.writers: dict[tuple[int, int], pq.ParquetWriter] = {}
+        self.max_open = max_open or MAX_OPEN_PARTITIONS
+        self.writers: OrderedDict[tuple[int, int], pq.ParquetWriter] = OrderedDict()
+        self.closed: set[tuple[int, int]] = set()
         self.rows: dict[tuple[int, int], int] = {}
 
     def write(self, table: pa.Table) -> None:
@@ -99,26 +108,50 @@ class PartitionedWriter:
         for key in distinct:  # Arrow scalars: a Python int here would import pandas
             # Files are mostly in date order: most chunks fall in one partition whole.
             part = table if len(distinct) == 1 else table.filter(pc.equal(keys, key))
-            year, month = divmod(key.as_py(), 100)
-            writer = self.writers.get((year, month))
-            if writer is None:
-                folder = partition_key(year, month)
-                self.lake.ensure_dir(folder)
-                path = self.lake.path(f"{folder}/{self.name}.parquet")
-                writer = pq.ParquetWriter(
-                    path,
-                    INVOICE_LINE_SCHEMA,
-                    filesystem=self.lake.filesystem,
-                    **LANDED_PARQUET_OPTIONS,
-                )
-                self.writers[(year, month)] = writer
-            writer.write_table(part)
-            self.rows[(year, month)] = self.rows.get((year, month), 0) + part.num_rows
+            month = divmod(key.as_py(), 100)
+            self._writer(month).write_table(part)
+            self.rows[month] = self.rows.get(month, 0) + part.num_rows
+
+    def _path(self, month: tuple[int, int]) -> str:
+        return self.lake.path(f"{partition_key(*month)}/{self.name}.parquet")
+
+    def _writer(self, month: tuple[int, int]) -> pq.ParquetWriter:
+        writer = self.writers.get(month)
+        if writer is not None:
+            self.writers.move_to_end(month)
+            return writer
+        while len(self.writers) >= self.max_open:
+            oldest, stale = self.writers.popitem(last=False)
+            stale.close()
+            self.closed.add(oldest)
+        fs, path = self.lake.filesystem, self._path(month)
+        if month in self.closed:  # back again: carry the file's lines over, then append
+            self.closed.remove(month)
+            fs.move(path, f"{path}.reopened")
+            writer = self._open(path)
+            with fs.open_input_file(f"{path}.reopened") as f:
+                earlier = pq.ParquetFile(f)
+                for group in range(earlier.num_row_groups):
+                    writer.write_table(earlier.read_row_group(group))
+            fs.delete_file(f"{path}.reopened")
+        else:
+            self.lake.ensure_dir(partition_key(*month))
+            writer = self._open(path)
+        self.writers[month] = writer
+        return writer
+
+    def _open(self, path: str) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            path, INVOICE_LINE_SCHEMA, filesystem=self.lake.filesystem, **LANDED_PARQUET_OPTIONS
+        )
 
     def close(self) -> list[str]:
         for writer in self.writers.values():
             writer.close()
-        return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in sorted(self.writers)]
+        months = sorted(self.closed | set(self.writers))
+        self.closed |= set(self.writers)
+        self.writers.clear()
+        return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in months]
 
 
 def remove_stale_output(lake: Lake, name: str, written: list[str]) -> None:
