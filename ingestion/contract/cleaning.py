@@ -19,7 +19,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.contract.scalars import const
+from ingestion.contract.scalars import const, empty_table
 from ingestion.contract.schema import (
     COLUMN_NAMES,
     INVOICE_LINE_SCHEMA,
@@ -55,9 +55,7 @@ _NULL_INT64 = const(None, pa.int64())
 _INT32_MAX_SCALAR = const(_INT32_MAX, pa.int64())
 
 
-# Built from empty arrays: Schema.empty_table() would import pandas (see `scalars`).
-EMPTY_QUARANTINE = pa.table({f.name: pa.nulls(0, f.type) for f in QUARANTINE_SCHEMA},
-                            schema=QUARANTINE_SCHEMA)  # fmt: skip
+EMPTY_QUARANTINE = empty_table(QUARANTINE_SCHEMA)
 
 
 @dataclass(frozen=True)

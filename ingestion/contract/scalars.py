@@ -38,6 +38,11 @@ def const(value: str | int | bool | datetime | None, type_: pa.DataType) -> pa.S
     return pa.Array.from_buffers(type_, 1, buffers)[0]
 
 
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """`schema.empty_table()`, which would ask pandas too."""
+    return pa.table({f.name: pa.nulls(0, f.type) for f in schema}, schema=schema)
+
+
 def int64_range(start: int, count: int) -> pa.Array:
     """start, start + 1, ..., as int64 (a file's line numbers)."""
     import numpy as np

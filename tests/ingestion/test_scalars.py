@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 from support import write_csv
 
-from ingestion.contract.scalars import const, int64_range
+from ingestion.contract.scalars import const, empty_table, int64_range
+from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
 
 CASES = [
     ("is missing", pa.string()),
@@ -41,6 +42,11 @@ def test_a_constant_equals_pyarrows_scalar(value, type_) -> None:
     assert made.type == type_
     assert made.equals(pa.scalar(value, type_))
     assert made.as_py() == value
+
+
+@pytest.mark.parametrize("schema", [QUARANTINE_SCHEMA, INVOICE_LINE_SCHEMA])
+def test_an_empty_table_equals_pyarrows(schema) -> None:
+    assert empty_table(schema).equals(schema.empty_table(), check_metadata=True)
 
 
 def test_a_range_of_line_numbers() -> None:
