@@ -1,10 +1,14 @@
 """One measurement of the batch benchmark, run in a fresh interpreter (the benchmark
 script with `--child`): the three methods it times (the job, DuckDB's floor, pandas)
-and the wall time, CPU time and peak memory of one run."""
+and the wall time, CPU time and peak memory of one run; and `cold_command`, the whole
+process as a user runs it (interpreter start and imports included), for the CPU time
+the parent reads from the finished child's resource usage."""
 
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,3 +119,40 @@ def child(method: str, source: Path, warmup: Path, workdir: Path, profile: bool)
         rows, (seconds, cpu_seconds) = run()
     result = {"rows": rows, "seconds": seconds, "cpu_seconds": cpu_seconds}
     print(json.dumps({**result, "peak_mib": _peak_mib()}))
+
+
+# The whole process, cold: as a user runs it, with nothing warmed up. The job is the
+# command line on a file already landed (landing is a copy, not the job's work).
+_DUCKDB_READ = (
+    "import sys, duckdb\n"
+    "relation = duckdb.connect().sql(\n"
+    "    'select * from read_csv(?, header = true, all_varchar = true)', params=[sys.argv[1]]\n"
+    ")\n"
+    "print(sum(batch.num_rows for batch in relation.to_arrow_reader()))\n"
+)
+
+
+def cold_command(method: str, source: Path, workdir: Path) -> list[str]:
+    if method == "job":
+        from ingestion.lake import Lake, land_file
+
+        lake_root = tempfile.mkdtemp(prefix="cold_lake_", dir=workdir)
+        key = land_file(str(source), Lake(lake_root))
+        entry = "from cli.main import main; raise SystemExit(main())"
+        return [sys.executable, "-c", entry, "--lake", lake_root, "batch", key]
+    if method == "duckdb":
+        return [sys.executable, "-c", _DUCKDB_READ, str(source)]
+    raise ValueError(f"no cold run for {method}")
+
+
+def run_cold(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, every thread) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    clock = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - clock
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"{command[:3]} failed:\n{done.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu

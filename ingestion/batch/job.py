@@ -16,6 +16,8 @@ import argparse
 import json
 import logging
 import sys
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -26,6 +28,7 @@ import pyarrow.parquet as pq
 
 from ingestion.batch.sources import RawChunk, ReadReport, read_source
 from ingestion.contract.cleaning import CleanResult, Lineage, clean_batch, quarantine_table
+from ingestion.contract.scalars import const
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA, QUARANTINE_SCHEMA
 from ingestion.errors import OnlineRetailError
 from ingestion.lake import (
@@ -62,45 +65,93 @@ class BatchResult:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+# Event ids and line numbers are unique per line: a Parquet dictionary for them would be
+# built only to be dropped, and min/max statistics of event ids prune nothing.
+_UNIQUE_PER_LINE = ("event_id", "source_line_number")
+LANDED_PARQUET_OPTIONS = {
+    **PARQUET_OPTIONS,
+    "use_dictionary": [n for n in INVOICE_LINE_SCHEMA.names if n not in _UNIQUE_PER_LINE],
+    "write_statistics": [n for n in INVOICE_LINE_SCHEMA.names if n != "event_id"],
+}
+
+
+_HUNDRED = const(100, pa.int64())
+MAX_OPEN_PARTITIONS = 8  # open Parquet writers (one per month) at a time
+
+
 def partition_key(year: int, month: int) -> str:
     return f"{TRANSFORMED_ZONE}/year={year:04d}/month={month:02d}"
 
 
 class PartitionedWriter:
-    """One Parquet file per (year, month), each written as chunks arrive."""
+    """One Parquet file per (year, month), each written as chunks arrive.
 
-    def __init__(self, lake: Lake, name: str) -> None:
+    An open Parquet writer holds its unfinished row group (about 0.5 MiB), and a file
+    at 100x spans 1,300 months, so at most `max_open` stay open, the least recently
+    written closed first. Files come in date order, so a closed month rarely comes
+    back; when it does, its file is reopened: its row groups copied into a new writer,
+    in order, before the new lines (still one file per month, lines in file order)."""
+
+    def __init__(self, lake: Lake, name: str, max_open: int | None = None) -> None:
         self.lake, self.name = lake, name
-        self.writers: dict[tuple[int, int], pq.ParquetWriter] = {}
+        self.max_open = max_open or MAX_OPEN_PARTITIONS
+        self.writers: OrderedDict[tuple[int, int], pq.ParquetWriter] = OrderedDict()
+        self.closed: set[tuple[int, int]] = set()
         self.rows: dict[tuple[int, int], int] = {}
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        keys = pc.add(
-            pc.multiply(pc.year(table["invoiced_at"]), 100), pc.month(table["invoiced_at"])
-        )
-        distinct = pc.unique(keys).to_pylist()
-        for key in distinct:
+        stamps = table["invoiced_at"]
+        keys = pc.add(pc.multiply(pc.year(stamps), _HUNDRED), pc.month(stamps))
+        distinct = pc.unique(keys)
+        for key in distinct:  # Arrow scalars: a Python int here would import pandas
             # Files are mostly in date order: most chunks fall in one partition whole.
             part = table if len(distinct) == 1 else table.filter(pc.equal(keys, key))
-            year, month = divmod(key, 100)
-            writer = self.writers.get((year, month))
-            if writer is None:
-                folder = partition_key(year, month)
-                self.lake.ensure_dir(folder)
-                path = self.lake.path(f"{folder}/{self.name}.parquet")
-                writer = pq.ParquetWriter(
-                    path, INVOICE_LINE_SCHEMA, filesystem=self.lake.filesystem, **PARQUET_OPTIONS
-                )
-                self.writers[(year, month)] = writer
-            writer.write_table(part)
-            self.rows[(year, month)] = self.rows.get((year, month), 0) + part.num_rows
+            month = divmod(key.as_py(), 100)
+            self._writer(month).write_table(part)
+            self.rows[month] = self.rows.get(month, 0) + part.num_rows
+
+    def _path(self, month: tuple[int, int]) -> str:
+        return self.lake.path(f"{partition_key(*month)}/{self.name}.parquet")
+
+    def _writer(self, month: tuple[int, int]) -> pq.ParquetWriter:
+        writer = self.writers.get(month)
+        if writer is not None:
+            self.writers.move_to_end(month)
+            return writer
+        while len(self.writers) >= self.max_open:
+            oldest, stale = self.writers.popitem(last=False)
+            stale.close()
+            self.closed.add(oldest)
+        fs, path = self.lake.filesystem, self._path(month)
+        if month in self.closed:  # back again: carry the file's lines over, then append
+            self.closed.remove(month)
+            fs.move(path, f"{path}.reopened")
+            writer = self._open(path)
+            with fs.open_input_file(f"{path}.reopened") as f:
+                earlier = pq.ParquetFile(f)
+                for group in range(earlier.num_row_groups):
+                    writer.write_table(earlier.read_row_group(group))
+            fs.delete_file(f"{path}.reopened")
+        else:
+            self.lake.ensure_dir(partition_key(*month))
+            writer = self._open(path)
+        self.writers[month] = writer
+        return writer
+
+    def _open(self, path: str) -> pq.ParquetWriter:
+        return pq.ParquetWriter(
+            path, INVOICE_LINE_SCHEMA, filesystem=self.lake.filesystem, **LANDED_PARQUET_OPTIONS
+        )
 
     def close(self) -> list[str]:
         for writer in self.writers.values():
             writer.close()
-        return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in sorted(self.writers)]
+        months = sorted(self.closed | set(self.writers))
+        self.closed |= set(self.writers)
+        self.writers.clear()
+        return [f"{partition_key(y, m)}/{self.name}.parquet" for y, m in months]
 
 
 def remove_stale_output(lake: Lake, name: str, written: list[str]) -> None:
@@ -115,6 +166,8 @@ def clean_chunk(chunk: RawChunk, source_file: str, ingested_at: datetime) -> Cle
     """One chunk of a file through the cleaning rules. Lines the reader could not split
     into fields are quarantined after the rules' rejects, under the field `(line)`."""
     result = clean_batch(chunk.lines, Lineage.of_file(source_file, ingested_at, chunk.line_numbers))
+    if not chunk.malformed:
+        return result
     malformed = quarantine_table(
         event_ids=[f"{source_file}:{m.line_number}" for m in chunk.malformed],
         source_file=source_file,
@@ -147,18 +200,31 @@ def run_batch_job(source_file: str, lake: Lake, ingested_at: datetime | None = N
     date_formats: dict[str, int] = {}
     reasons: dict[str, int] = {}
     landed = quarantined = 0
+
+    def write(result: CleanResult) -> None:
+        transformed.write(result.landed)
+        if result.quarantined.num_rows:
+            quarantine.write_table(result.quarantined)
+
+    # Three stages on three threads, each a chunk or two apart: the reader inflates and
+    # parses, this thread cleans, one writer thread encodes Parquet (in order, so every
+    # file keeps the source's line order). Arrow releases the GIL in all three.
+    pending: deque[Future] = deque()
     try:
-        for chunk in read_source(lake.path(source_file), lake.filesystem, report):
-            result = clean_chunk(chunk, source_file, ingested_at)
-            transformed.write(result.landed)
-            if result.quarantined.num_rows:
-                quarantine.write_table(result.quarantined)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") as writer:
+            for chunk in read_source(lake.path(source_file), lake.filesystem, report):
+                result = clean_chunk(chunk, source_file, ingested_at)
+                while len(pending) >= 2:  # memory holds at most two cleaned chunks
+                    pending.popleft().result()
+                pending.append(writer.submit(write, result))
                 for f in result.quarantined["field"].to_pylist():
                     reasons[f] = reasons.get(f, 0) + 1
-            landed += result.landed.num_rows
-            quarantined += result.quarantined.num_rows
-            for k, v in result.date_formats.items():
-                date_formats[k] = date_formats.get(k, 0) + v
+                landed += result.landed.num_rows
+                quarantined += result.quarantined.num_rows
+                for k, v in result.date_formats.items():
+                    date_formats[k] = date_formats.get(k, 0) + v
+            while pending:
+                pending.popleft().result()
     finally:
         quarantine.close()  # always written, even empty, so readers of the zone see the run
         output_files = transformed.close()

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.batch.job import (
+    LANDED_PARQUET_OPTIONS,
     BatchResult,
     PartitionedWriter,
     clean_chunk,
@@ -216,12 +217,12 @@ def merge_output(target: tuple[str, list[str]], job: _Job) -> tuple[str, int]:
     """Append staged files (keys under the staging root), in order, to one lake file."""
     key, staged_keys = target
     lake, staging = Lake(job.lake_root), Lake(job.staging_root)
-    schema = QUARANTINE_SCHEMA if key.startswith(QUARANTINE_ZONE) else INVOICE_LINE_SCHEMA
+    quarantine = key.startswith(QUARANTINE_ZONE)
+    schema = QUARANTINE_SCHEMA if quarantine else INVOICE_LINE_SCHEMA
+    options = PARQUET_OPTIONS if quarantine else LANDED_PARQUET_OPTIONS  # as the single job's
     lake.ensure_dir(key.rsplit("/", 1)[0])
     rows = 0
-    with pq.ParquetWriter(
-        lake.path(key), schema, filesystem=lake.filesystem, **PARQUET_OPTIONS
-    ) as writer:
+    with pq.ParquetWriter(lake.path(key), schema, filesystem=lake.filesystem, **options) as writer:
         for staged_key in staged_keys:
             table = pq.read_table(staging.path(staged_key), filesystem=staging.filesystem)
             writer.write_table(table.cast(schema))

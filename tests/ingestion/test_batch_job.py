@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from support import parse_csv_lines, write_csv
 
+from ingestion.batch import job, sources
 from ingestion.batch.job import run_batch_job
 from ingestion.contract.schema import INVOICE_LINE_SCHEMA
 from ingestion.lake import (
@@ -142,3 +144,34 @@ def test_an_empty_quarantine_file_is_still_written(slice_file, lake) -> None:
     run_batch_job(key, lake)
     quarantine = pq.read_table(lake.path(f"{QUARANTINE_ZONE}/{output_name(key)}.parquet"))
     assert quarantine.num_rows == 0  # readers of the zone always find this run's file
+
+
+def test_months_that_come_back_stay_one_file_in_line_order(
+    slice_lines, tmp_path, lake, monkeypatch
+) -> None:
+    # Months interleaved, small chunks, two writers open at a time: months are closed
+    # and reopened again and again, and each must still be one file in line order.
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(job, "MAX_OPEN_PARTITIONS", 2)
+    header, body = slice_lines[0], slice_lines[1:]
+    by_month: dict[str, list[str]] = {}
+    for line in body:
+        month = next(csv.reader([line]))[4].split(" ")[0].split("/")
+        by_month.setdefault(f"{int(month[2]):04d}-{int(month[0]):02d}", []).append(line)
+    interleaved = [group[i] for i in range(max(map(len, by_month.values())))
+                   for group in by_month.values() if i < len(group)]  # fmt: skip
+    path = write_csv(tmp_path / "interleaved.csv", [header, *interleaved])
+    result = run_batch_job(land_file(str(path), lake), lake)
+
+    assert result.rows_landed == len(body)
+    expected: dict[str, list[int]] = {}
+    for number, line in enumerate(interleaved, start=2):
+        month = next(csv.reader([line]))[4].split(" ")[0].split("/")
+        expected.setdefault(f"{int(month[2]):04d}-{int(month[0]):02d}", []).append(number)
+    files = lake.files_under(TRANSFORMED_ZONE)
+    assert len(files) == len(expected) == len(result.partitions)
+    for key in files:
+        year, month = (int(part.split("=")[1]) for part in key.split("/")[-3:-1])
+        numbers = pq.read_table(lake.path(key))["source_line_number"].to_pylist()
+        assert numbers == expected[f"{year:04d}-{month:02d}"]
+    assert not [k for k in lake.files_under("transformed") if k.endswith(".reopened")]

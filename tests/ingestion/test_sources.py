@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -162,4 +163,32 @@ def test_an_unknown_file_type_is_refused(tmp_path) -> None:
     path = tmp_path / "data.json"
     path.write_text("[]")
     with pytest.raises(OnlineRetailError, match=r"expected a \.csv"):
+        list(read_source(str(path), pafs.LocalFileSystem(), ReadReport()))
+
+
+def test_gzip_reads_the_same_without_isal(slice_lines, baseline, tmp_path, monkeypatch) -> None:
+    # ISA-L is optional: without it Arrow's zlib stream inflates the same bytes.
+    path = write_csv(tmp_path / "utf8.csv.gz", slice_lines)
+    monkeypatch.setattr(sources, "igzip", None)
+    landed, quarantined, report, _ = read_clean(path)
+    assert quarantined.num_rows == 0
+    assert landed.select(CONTRACT_COLUMNS).equals(baseline)
+    assert report.records == len(slice_lines) - 1
+
+
+def test_a_reader_stopped_early_stops_its_worker_thread(slice_lines, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4096)  # many chunks queued behind the first
+    path = write_csv(tmp_path / "slice.csv", slice_lines)
+    before = {t.ident for t in threading.enumerate()}
+    chunks = read_source(str(path), pafs.LocalFileSystem(), ReadReport())
+    first = next(chunks)
+    assert first.lines.num_rows > 0
+    chunks.close()
+    assert {t.ident for t in threading.enumerate() if t.name == "csv-reader"} - before == set()
+
+
+def test_an_error_in_the_reader_thread_reaches_the_caller(tmp_path) -> None:
+    path = tmp_path / "blank_header.csv"
+    path.write_text("\n536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdom\n")
+    with pytest.raises(OnlineRetailError, match="line 1: blank header"):
         list(read_source(str(path), pafs.LocalFileSystem(), ReadReport()))
