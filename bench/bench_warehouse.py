@@ -1,8 +1,8 @@
 """Benchmark the dbt project at 1x, 10x and 100x the real dataset, and on PostgreSQL.
 
-    .venv/bin/python bench/bench_warehouse.py                  # 1x, 10x, PostgreSQL 1x
-    .venv/bin/python bench/bench_warehouse.py --scales 1,10,100  # make bench-warehouse-100
-    .venv/bin/python bench/bench_warehouse.py --scales 1 --no-postgres
+    make bench-warehouse             # 1x, 10x, 100x, then PostgreSQL at 1x
+    make bench-warehouse SCALES=1,10 # the same without 100x (the 100x lake is ~1 GiB)
+    .venv/bin/python bench/bench_warehouse.py --scales 1 --no-postgres --verify-up-to 0
 
 For each scale, on a lake of the real transformed zone copied N times (`warehouse_lake`,
 cached under bench/out/warehouse so reruns skip it):
@@ -95,9 +95,12 @@ def compare_marts(built: Path, reference: Path) -> list[str]:
 def lake_figures(lake_root: str) -> tuple[int, float]:
     """Lines and net revenue straight from the lake's Parquet, with no dbt in between."""
     glob = f"{lake_root}/transformed/online_retail/invoice_lines/*/*/*.parquet"
-    return duckdb.sql(
+    con = duckdb.connect()
+    lines, net = con.execute(
         f"select count(*), sum(quantity * unit_price) from read_parquet('{glob}')"
     ).fetchone()
+    con.close()
+    return lines, float(net)
 
 
 def bench_duckdb(scale: int, window_days: int, verify: bool) -> dict:
@@ -244,7 +247,7 @@ def report(duck: list[dict], postgres: dict | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scales", default="1,10", help="comma-separated copies, e.g. 1,10,100")
+    parser.add_argument("--scales", default="1,10,100", help="comma-separated copies, e.g. 1,10,100")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--window-days", type=int, default=2)
     parser.add_argument("--verify-up-to", type=int, default=10)

@@ -1,0 +1,66 @@
+-- The revenue measures of every week, month and quarter that has lines (grain: period,
+-- period_start), built incrementally for the three period reports: a build recomputes
+-- only the periods that lines landed since the last build fall in (from all of those
+-- periods' lines, so distinct counts stay exact), and replaces them (delete+insert on
+-- period and period_start). Each period keeps the landing time of its latest line
+-- (last_ingested_at); the latest of them all is how far the model has read the lines.
+-- The reports read their period's rows from here: one aggregation of the lines per
+-- build, not one per report.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['period', 'period_start'],
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+sales_lines as (
+
+    select * from {{ ref('fct_sales_lines') }}
+
+),
+
+{% if is_incremental() %}
+landed as (
+
+    -- lines landed since the last build (the same rule as fct_sales_lines')
+    select * from sales_lines
+    where
+        ingested_at > (
+            select max(built.last_ingested_at) as latest_ingested_at
+            from {{ this }} as built
+        )
+
+),
+{% endif %}
+
+{% for period in ['week', 'month', 'quarter'] %}
+{{ period }}_revenue as (
+
+    select
+        '{{ period }}' as period,
+        {{ period }}_start as period_start,
+        {{ revenue_measures() }},
+        max(ingested_at) as last_ingested_at
+    from sales_lines
+    {% if is_incremental() %}
+    where {{ period }}_start in (select landed.{{ period }}_start from landed)
+    {% endif %}
+    group by {{ period }}_start
+
+),
+
+{% endfor %}
+final as (
+
+    select * from week_revenue
+    union all
+    select * from month_revenue
+    union all
+    select * from quarter_revenue
+
+)
+
+select * from final
