@@ -41,7 +41,7 @@ import duckdb
 
 # bench/ is the script's folder; tests/targets holds the PostgreSQL server the tests use.
 from warehouse_lake import land_new_day, remove_new_day, scaled_lake
-from warehouse_runs import REPO, Run, dbt_env, run_dbt
+from warehouse_runs import REPO, dbt_env, run_dbt
 
 sys.path.insert(0, str(REPO / "tests" / "targets"))
 
@@ -192,8 +192,10 @@ def bench_postgres(window_days: int) -> dict | None:
             window = ["--vars", json.dumps({"test_window_days": window_days})]
             incremental = run_dbt("postgres 1x incremental", [*args, *window], work, env, log,
                                   postgres_port=pg.port)  # fmt: skip
-            say(f"   reload {reload_seconds:.1f} s; incremental {incremental.seconds:.1f} s = "
-                f"{incremental.seconds / full.seconds:.0%} of full; {incremental.status}")
+            say(
+                f"   reload {reload_seconds:.1f} s; incremental {incremental.seconds:.1f} s = "
+                f"{incremental.seconds / full.seconds:.0%} of full; {incremental.status}"
+            )
             full.extra["load_seconds"] = load_seconds
             incremental.extra["load_seconds"] = reload_seconds
     finally:
@@ -247,7 +249,7 @@ def report(duck: list[dict], postgres: dict | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scales", default="1,10,100", help="comma-separated copies, e.g. 1,10,100")
+    parser.add_argument("--scales", default="1,10,100", help="copies, comma-separated")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--window-days", type=int, default=2)
     parser.add_argument("--verify-up-to", type=int, default=10)
@@ -263,7 +265,8 @@ def main() -> None:
     postgres = None if args.no_postgres else bench_postgres(args.window_days)
     table = report(duck, postgres)
     results = {"duckdb": duck, "postgres": postgres, "load_average_end": os.getloadavg()}
-    (CACHE / "results.json").write_text(json.dumps(results, indent=2))
+    results_file = CACHE / f"results-{args.scales.replace(',', '-')}.json"
+    results_file.write_text(json.dumps(results, indent=2))
     say("\n" + table)
 
 

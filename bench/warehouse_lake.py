@@ -118,14 +118,10 @@ def _set(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -> pa.T
 
 def _manifest(lake: Lake, source_file: str, rows: int, finished: datetime) -> None:
     name = source_file.rsplit("/", 1)[-1].replace(".", "_")
-    lake.write_bytes(
-        f"{MANIFEST_ZONE}/{name}.json",
-        json.dumps({
-            "source_file": source_file, "encoding": "utf-8", "rows_in": rows,
-            "rows_landed": rows, "rows_quarantined": 0,
-            "started_at": finished.isoformat(), "finished_at": finished.isoformat(),
-        }).encode(),  # fmt: skip
-    )
+    at = finished.isoformat()
+    manifest = {"source_file": source_file, "encoding": "utf-8", "rows_in": rows}
+    manifest |= {"rows_landed": rows, "rows_quarantined": 0, "started_at": at, "finished_at": at}
+    lake.write_bytes(f"{MANIFEST_ZONE}/{name}.json", json.dumps(manifest).encode())
 
 
 def _partition_keys(base: Lake) -> list[str]:

@@ -13,6 +13,7 @@ plus that of the backends it reaped plus the live ones'.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -66,10 +67,8 @@ class _Sampler(threading.Thread):
         while not self.stopped.is_set():
             total = 0
             for process in self.processes():
-                try:
+                with contextlib.suppress(psutil.Error):
                     total += process.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak = max(self.peak, total)
             self.stopped.wait(SAMPLE_SECONDS)
 

@@ -23,13 +23,13 @@
 {%- set where = config.get('where', '') -%}
 {%- set windowed = relation.identifier in var('test_window_relations', []) -%}
 {%- if not where and windowed and test_window_start(relation) is not none -%}
-    {%- set where = 'ingested_at > ' ~ test_window_start(relation) -%}
+{%- set where = 'ingested_at > ' ~ test_window_start(relation) -%}
 {%- endif -%}
 {%- if where -%}
-    {%- set filtered -%}
-        (select * from {{ relation }} where {{ where }}) dbt_subquery
-    {%- endset -%}
-    {{ return(filtered) }}
+{%- set filtered -%}
+    (select * from {{ relation }} where {{ where }}) dbt_subquery
+{%- endset -%}
+{{ return(filtered) }}
 {%- endif -%}
 {{ return(relation) }}
 {%- endmacro %}

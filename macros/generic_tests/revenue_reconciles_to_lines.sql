@@ -41,9 +41,6 @@ windowed_periods as (
 report as (
 
     select * from {{ model }}
-    {% if window_start is not none %}
-    where period_start in (select windowed.period_start from windowed_periods as windowed)
-    {% endif %}
 
 ),
 

@@ -23,9 +23,10 @@ sales_lines as (
 ),
 
 {% if is_incremental() %}
-landed as (
+landed as (  -- noqa: ST03
 
-    -- lines landed since the last build (the same rule as fct_sales_lines')
+    -- lines landed since the last build (the same rule as fct_sales_lines'), read by
+    -- each period's CTE below
     select * from sales_lines
     where
         ingested_at > (
@@ -37,16 +38,18 @@ landed as (
 {% endif %}
 
 {% for period in ['week', 'month', 'quarter'] %}
+{%- set period_name = "'" ~ period ~ "'" %}
 {{ period }}_revenue as (
 
     select
-        '{{ period }}' as period,
+        {{ period_name }} as period,  -- noqa: LT02
         {{ period }}_start as period_start,
-        {{ revenue_measures() }},
-        max(ingested_at) as last_ingested_at
+        max(ingested_at) as last_ingested_at,
+        {{ revenue_measures() }}
     from sales_lines
     {% if is_incremental() %}
-    where {{ period }}_start in (select landed.{{ period }}_start from landed)
+    where
+        {{ period }}_start in (select landed.{{ period }}_start from landed)
     {% endif %}
     group by {{ period }}_start
 
