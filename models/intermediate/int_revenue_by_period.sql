@@ -42,7 +42,9 @@ landed as (  -- noqa: ST03
 {{ period }}_revenue as (
 
     select
-        {{ period_name }} as period,  -- noqa: LT02
+        -- `period` is a keyword to sqlfluff's Redshift dialect but not one of Redshift's
+        -- reserved words (https://docs.aws.amazon.com/redshift/latest/dg/r_pg_keywords.html)
+        {{ period_name }} as period,  -- noqa: LT02, RF04
         {{ period }}_start as period_start,
         max(ingested_at) as last_ingested_at,
         {{ revenue_measures() }}
