@@ -83,6 +83,11 @@ fetch: setup ## Download the original workbook from UCI (checks its digest; fall
 bench: setup ## Benchmark the batch job at 1x and 10x against DuckDB and pandas baselines
 	$(BIN)/python bench/bench_batch_job.py
 
+.PHONY: bench-warehouse
+SCALES ?= 1,10,100
+bench-warehouse: setup ## dbt build at 1x, 10x, 100x (full, +1 day incremental) and PostgreSQL 1x (SCALES=1,10)
+	$(BIN)/python bench/bench_warehouse.py --scales $(SCALES)
+
 .PHONY: stream
 stream: setup ## Replay a day through the local stream stack (moto), dbt build, count every hop
 	$(BIN)/online-retail stream

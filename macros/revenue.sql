@@ -16,11 +16,12 @@
 {%- endmacro %}
 
 
-{#- One row per calendar period (week, month or quarter) with the revenue measures. Every
-    line already carries the first day of its period (fct_sales_lines' <period>_start, from
-    dim_dates); the period's last day comes from dim_dates' <period>_end of that first day,
-    so every report uses the same calendar as BI. Periods without a single line are left
-    out. -#}
+{#- One row per calendar period (week, month or quarter) with the revenue measures, as
+    int_revenue_by_period keeps them (built incrementally: only the periods new lines
+    fall in are recomputed). Every line carries the first day of its period
+    (fct_sales_lines' <period>_start, from dim_dates); the period's last day comes from
+    dim_dates' <period>_end of that first day, so every report uses the same calendar as
+    BI. Periods without a single line are left out. -#}
 
 {% macro revenue_by_period(period) %}
 {%- if period not in ['week', 'month', 'quarter'] -%}
@@ -31,9 +32,9 @@
 
 with
 
-sales_lines as (
+revenue_by_period as (
 
-    select * from {{ ref('fct_sales_lines') }}
+    select * from {{ ref('int_revenue_by_period') }}
 
 ),
 
@@ -45,11 +46,8 @@ dates as (
 
 periods as (
 
-    select
-        {{ period }}_start as period_start,
-        {{ revenue_measures() }}
-    from sales_lines
-    group by {{ period }}_start
+    select * from revenue_by_period
+    where period = '{{ period }}'
 
 ),
 

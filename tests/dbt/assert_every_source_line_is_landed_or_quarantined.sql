@@ -7,6 +7,9 @@
 -- Stream deliveries (raw/online_retail/stream/... for lines posted to the API, stream:<name>
 -- for records put on the stream directly; see ingestion/stream/records.py) have no batch
 -- manifest and are left out: `online-retail stream` reconciles them hop by hop.
+-- With `test_window_days` set (macros/test_window.sql), only the files whose latest batch
+-- run finished in the last N days (before the latest run) are counted.
+{%- set window_days = var('test_window_days', none) %}
 
 with
 
@@ -34,6 +37,7 @@ latest_manifests as (
     select
         source_file,
         rows_in,
+        finished_at,
         row_number() over (
             partition by source_file
             order by finished_at desc
@@ -42,12 +46,29 @@ latest_manifests as (
 
 ),
 
+{% if window_days is not none %}
+windowed_files as (
+
+    select source_file
+    from latest_manifests
+    where
+        run_rank = 1
+        and finished_at > {{ dbt.dateadd(
+            'day', -(window_days | int), '(select max(finished_at) from manifests)'
+        ) }}
+
+),
+{% endif %}
+
 landed as (
 
     select
         source_file,
         count(*) as rows_landed
     from invoice_lines
+    {% if window_days is not none %}
+    where source_file in (select windowed.source_file from windowed_files as windowed)
+    {% endif %}
     group by source_file
 
 ),
@@ -86,6 +107,9 @@ batch_files as (
     where
         source_file not like 'raw/online_retail/stream/%'
         and source_file not like 'stream:%'
+        {% if window_days is not none %}
+        and source_file in (select windowed.source_file from windowed_files as windowed)
+        {% endif %}
 
 ),
 

@@ -3,31 +3,10 @@
 
 with
 
-sales_lines as (
-
-    select * from {{ ref('fct_sales_lines') }}
-
-),
-
 invoices as (
 
-    select
-        invoice_no,
-        -- every line of an invoice carries the same customer, country and type
-        max(customer_id) as customer_id,
-        max(country_name) as country_name,
-        max(line_type) as invoice_type,
-        -- a few invoices span two clock minutes: the invoice is dated by its first line
-        min(invoiced_at) as invoiced_at,
-        count(*) as line_count,
-        sum(case when is_product then quantity else 0 end) as units,
-        -- the lines' classified amounts (int_invoice_lines_classified), summed
-        sum(gross_sales_amount) as gross_amount,
-        sum(returns_amount) as returns_amount,
-        sum(adjustments_amount) as adjustments_amount,
-        sum(line_amount) as net_amount
-    from sales_lines
-    group by invoice_no
+    -- the lines summed per invoice, incrementally (int_invoices_summarised)
+    select * from {{ ref('int_invoices_summarised') }}
 
 ),
 
