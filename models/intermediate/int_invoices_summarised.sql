@@ -21,14 +21,12 @@ sales_lines as (
 {% if is_incremental() %}
 landed_invoices as (  -- noqa: ST03
 
-    -- invoices with lines landed since the last build (fct_sales_lines' rule)
+    -- invoices with lines landed since the last build, late arrivals included
+    -- (late_arrival_watermark, fct_sales_lines' rule)
     select distinct sales_lines.invoice_no
     from sales_lines
     where
-        sales_lines.ingested_at > (
-            select max(built.last_ingested_at) as latest_ingested_at
-            from {{ this }} as built
-        )
+        sales_lines.ingested_at > {{ late_arrival_watermark(this, 'last_ingested_at') }}
 
 ),
 {% endif %}

@@ -42,10 +42,7 @@ candidate_lines as (
     from invoice_lines
     {% if is_incremental() %}
     where
-        ingested_at > (
-            select max(built.last_ingested_at) as latest_ingested_at
-            from {{ this }} as built
-        )
+        ingested_at > {{ late_arrival_watermark(this, 'last_ingested_at') }}
 
     union all
 
@@ -69,10 +66,7 @@ candidate_lines as (
             select landed.stock_code
             from invoice_lines as landed
             where
-                landed.ingested_at > (
-                    select max(previous.last_ingested_at) as latest_ingested_at
-                    from {{ this }} as previous
-                )
+                landed.ingested_at > {{ late_arrival_watermark(this, 'last_ingested_at') }}
         )
     {% endif %}
 

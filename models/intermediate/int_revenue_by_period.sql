@@ -25,14 +25,12 @@ sales_lines as (
 {% if is_incremental() %}
 landed as (  -- noqa: ST03
 
-    -- lines landed since the last build (the same rule as fct_sales_lines'), read by
+    -- lines landed since the last build, late arrivals included (fct_sales_lines' rule:
+    -- late_arrival_watermark looks back before the latest line built), read by
     -- each period's CTE below
     select * from sales_lines
     where
-        ingested_at > (
-            select max(built.last_ingested_at) as latest_ingested_at
-            from {{ this }} as built
-        )
+        ingested_at > {{ late_arrival_watermark(this, 'last_ingested_at') }}
 
 ),
 {% endif %}
