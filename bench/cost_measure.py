@@ -31,11 +31,18 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingestion.contract.schema import SOURCE_COLUMNS
-from ingestion.stream.items import item_writes
+from ingestion.stream.items import (
+    CUSTOMERS_KEY,
+    from_item,
+    invoice_summaries,
+    item_size,
+    line_writes,
+)
 from ingestion.stream.output import cleaned_json_lines
 from ingestion.stream.records import StreamRecord, iso_utc
 
 MB = 1024**2
+CONSUMER_BATCH_SIZE = 500  # template.yaml's ConsumerBatchSize default
 
 # bi/marts.py: each dashboard query -> {relation: columns read}. Keep in step with it.
 _PERIOD = (
@@ -72,23 +79,6 @@ LINE_NODES = {
 }
 
 
-def ddb_size(value: dict) -> int:
-    """Bytes of one attribute value (low-level shape), by DynamoDB's item-size rules."""
-    ((kind, v),) = value.items()
-    if kind == "S":
-        return len(v.encode())
-    if kind == "N":
-        digits = v.lstrip("-").replace(".", "").strip("0") or "0"
-        return math.ceil(len(digits) / 2) + 1
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode()) + ddb_size(x) for k, x in v.items())
-    return 1
-
-
-def item_size(item: dict) -> int:
-    return sum(len(k.encode()) + ddb_size(v) for k, v in item.items())
-
-
 @dataclass
 class Measured:
     lines: int
@@ -100,13 +90,13 @@ class Measured:
     firehose_out_bytes: float  # the transform's cleaned JSON line, mean
     parquet_bytes: int  # transformed zone, all months
     quarantine_bytes: int
-    wru_per_line: float
-    rru_per_line: float  # the consumer's strongly consistent BatchGetItem
-    items_per_line: float
+    wru_per_line: float  # the consumer's line items and invoice summaries
+    rru_per_line: float  # the consumer's strongly consistent Query of each invoice's lines
+    items_per_line: float  # items written per line (line items and summary rewrites)
     ddb_bytes: int  # stored, with DynamoDB's 100 bytes per item
-    customer_item_bytes: float
-    invoice_items_per_invoice: float
-    customers: int  # distinct customer keys, UNKNOWN included
+    invoice_lines_bytes: float  # mean bytes of one invoice's line items (GET an invoice)
+    summary_item_bytes: float  # mean bytes of one invoice summary (GET a customer's page)
+    customers: int  # distinct customer keys, the guest shards included
     query_bytes: dict[str, tuple[int, int]]  # query -> (line-grain bytes, fixed bytes)
     dbt_line_tables: int
     dbt_line_tests: int
@@ -145,11 +135,7 @@ def measure(dataset: Path, lake: Path, warehouse: Path, manifest: Path) -> Measu
         pa.array([records[i].source_file for i in line_no]),
     )
     out = cleaned_json_lines(landed)
-    writes = item_writes(landed, range(landed.num_rows))
-    item_bytes = {"customer": [], "invoice": []}
-    for w in writes:
-        item_bytes[w.table].append(item_size(w.merged(None)))
-    all_items = item_bytes["customer"] + item_bytes["invoice"]
+    ddb = _dynamodb_units(landed)
     n_inv = len(keys)
     return Measured(
         lines=len(rows),
@@ -161,16 +147,50 @@ def measure(dataset: Path, lake: Path, warehouse: Path, manifest: Path) -> Measu
         firehose_out_bytes=sum(map(len, out)) / len(out),
         parquet_bytes=sum(p.stat().st_size for p in parts),
         quarantine_bytes=sum(p.stat().st_size for p in (lake / "quarantine").rglob("*.parquet")),
-        wru_per_line=sum(math.ceil(b / 1024) for b in all_items) / len(rows),
-        rru_per_line=sum(math.ceil(b / 4096) for b in all_items) / len(rows),
-        items_per_line=len(all_items) / len(rows),
-        ddb_bytes=sum(all_items) + 100 * len(all_items),
-        customer_item_bytes=sum(item_bytes["customer"]) / len(item_bytes["customer"]),
-        invoice_items_per_invoice=len(item_bytes["invoice"]) / n_inv,
-        customers=len({w.key["CustomerID"] for w in writes if w.table == "customer"}),
+        **ddb,
         query_bytes=_dashboard_bytes(warehouse),
         **_dbt_queries(manifest),
     )
+
+
+def _dynamodb_units(landed: pa.Table, batch_size: int = CONSUMER_BATCH_SIZE) -> dict:
+    """The consumer's DynamoDB traffic and storage for these lines, as
+    ingestion/stream/item_store.py does it: a put of each line's item, then, for each
+    invoice a batch touches, a strongly consistent Query of all its stored lines and a put
+    of its summary. A request's records share a partition key, so an invoice's lines come
+    in order on one shard; an invoice of n lines spans ceil(n / batch size) batches.
+    WRU: 1 per KB of each item written; RRU: 1 per 4 KB of a Query's items read, summed
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)."""
+    writes = line_writes(landed, range(landed.num_rows))
+    by_invoice: dict[str, list[dict]] = {}
+    for w in writes:
+        by_invoice.setdefault(w.invoice_no, []).append(w.item)
+    wru = sum(math.ceil(item_size(w.item) / 1024) for w in writes)
+    rru = puts = 0
+    summaries: list[int] = []
+    customer_keys: set[str] = set()
+    for invoice_no, items in by_invoice.items():
+        sizes = [item_size(i) for i in items]
+        for end in range(batch_size, len(items) + batch_size, batch_size):
+            stored = items[: min(end, len(items))]
+            rru += math.ceil(sum(sizes[: len(stored)]) / 4096)
+            for summary in invoice_summaries(invoice_no, [from_item(i) for i in stored]):
+                wru += math.ceil(item_size(summary) / 1024)
+                puts += 1
+                if end >= len(items):  # the summary that stays
+                    summaries.append(item_size(summary))
+                    customer_keys.add(summary[CUSTOMERS_KEY.partition]["S"])
+    line_bytes = sum(item_size(w.item) for w in writes)
+    stored_items = len(writes) + len(summaries)
+    return {
+        "wru_per_line": wru / len(writes),
+        "rru_per_line": rru / len(writes),
+        "items_per_line": (len(writes) + puts) / len(writes),
+        "ddb_bytes": line_bytes + sum(summaries) + 100 * stored_items,
+        "invoice_lines_bytes": line_bytes / len(by_invoice),
+        "summary_item_bytes": sum(summaries) / len(summaries),
+        "customers": len(customer_keys),
+    }
 
 
 def _dashboard_bytes(warehouse: Path) -> dict[str, tuple[int, int]]:

@@ -59,7 +59,7 @@ ASSUMPTIONS = {
     "peak_factor": 10.0,  # busiest second / yearly average records per second
     "lambda_mb": 1024,  # Globals.Function.MemorySize in template.yaml (all four functions)
     "vcpu_at_1769_mb": 1769,  # Lambda: 1,769 MB = one vCPU's share
-    "dynamodb_call_ms": 10.0,  # one BatchGetItem / BatchWriteItem / Query round trip
+    "dynamodb_call_ms": 10.0,  # one BatchWriteItem / Query / PutItem round trip
     "api_io_ms": 40.0,  # the POST handler's S3 PutObject + PutRecords round trips
     "query_api_ms": 15.0,  # the GET handler: one Query round trip + routing
     "gets_per_month_1x": 10_000,  # GET API requests a month at 1x (scales with volume)
@@ -113,8 +113,12 @@ def line_items(m: Measured, a: dict, consumer_rps: float, firehose_rps: float, g
     def consumer(s):
         # one invocation per batch: per POST while traffic is sparse, else per window, 500 max
         calls = max(lines(s) / 500, min(posts(s), MONTH_S / a["consumer_window_s"]))
-        items = lines(s) / calls * m.items_per_line  # BatchGetItem 100, BatchWriteItem 25
-        ddb_ms = a["dynamodb_call_ms"] * (math.ceil(items / 100) + math.ceil(items / 25))
+        # BatchWriteItem of 25 line items, then a Query and a PutItem per invoice touched,
+        # 8 invoices side by side (item_store.SUMMARY_WORKERS)
+        per_call = lines(s) / calls
+        invoices = max(1.0, per_call * m.invoices / m.lines)
+        round_trips = math.ceil(per_call / 25) + 2 * math.ceil(invoices / 8)
+        ddb_ms = a["dynamodb_call_ms"] * round_trips
         ms = 1000 * lines(s) / calls / (consumer_rps * mb_share) + ddb_ms
         return _lambda(calls, ms, p, gb)
 
@@ -192,10 +196,11 @@ def line_items(m: Measured, a: dict, consumer_rps: float, firehose_rps: float, g
         wru = lines(s) * m.wru_per_line
         return wru * p["ddb_wru"] + lines(s) * m.rru_per_line * p["ddb_rru"], f"{wru:,.0f} WRU"
 
-    def ddb_reads(s):  # eventually consistent Query: half invoices, half customer pages
-        invoice = 0.5 * math.ceil(m.customer_item_bytes / 4096)  # the same lines, by product
-        page = min(25, m.invoices / m.customers) * m.customer_item_bytes
-        rru = a["gets_per_month_1x"] * s * (invoice + 0.5 * math.ceil(page / 4096)) / 2
+    def ddb_reads(s):  # eventually consistent Queries (0.5 RRU per 4 KB): half the GETs
+        # an invoice's lines, half a customer's first page of summaries (25 by default)
+        invoice = 0.5 * math.ceil(m.invoice_lines_bytes / 4096)
+        page = 0.5 * math.ceil(min(25, m.invoices / m.customers) * m.summary_item_bytes / 4096)
+        rru = a["gets_per_month_1x"] * s * (invoice + page) / 2
         return rru * p["ddb_rru"], f"{rru:,.0f} RRU"
 
     def ddb_storage(s):

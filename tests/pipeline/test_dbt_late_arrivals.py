@@ -30,7 +30,8 @@ FIRST_BUILD_LINES = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)  # received, then b
 # reconciliations among them) and the test that every landed line is in the facts: not
 # the whole project, to keep the builds short.
 FACT_AND_REPORTS = ["--select", "stg_online_retail__invoice_lines", "fct_sales_lines",
-                    "int_revenue_by_period", "rpt_revenue_weekly", "rpt_revenue_monthly", "rpt_revenue_quarterly",
+                    "int_revenue_by_period", "rpt_revenue_weekly", "rpt_revenue_monthly",
+                    "rpt_revenue_quarterly",
                     "assert_every_landed_line_is_in_the_facts",
                     "--indirect-selection", "cautious",
                     "--exclude-resource-type", "unit_test"]  # fmt: skip
