@@ -14,9 +14,11 @@ default arguments in the template.
     IAM              glue:StartJobRun on the batch job; nothing on S3 (the event names the key)
 
 A workbook (.xlsx) is not started: the Spark job reads CSV only (the single-process job,
-`online-retail batch`, reads workbooks); it is logged and counted as UploadsSkipped. Any
-refusal by Glue (ConcurrentRunsExceededException, throttling) raises, so Lambda's
-asynchronous retries run it again and then its on-failure destination keeps the event.
+`online-retail batch`, reads workbooks); it is logged and counted as UploadsSkipped. A
+start beyond the job's MaxConcurrentRuns waits in Glue's job run queue (the template
+enables it); any refusal by Glue (throttling, ConcurrentRunsExceededException without
+queuing) raises, so Lambda's asynchronous retries run it again and then its on-failure
+destination keeps the event.
 """
 
 from __future__ import annotations
