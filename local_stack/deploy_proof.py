@@ -27,7 +27,6 @@ import json
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,13 @@ from ingestion.batch.dataset import verified_shipped_copy
 from ingestion.batch.job import run_batch_job
 from ingestion.catalog.glue import register_lake
 from ingestion.lake import RAW_ZONE, Lake
-from local_stack.events import context, rest_api_event
 from local_stack.fixtures import dataset_selection
 from local_stack.iam_proof import RoleProof, prove, table
-from local_stack.lake_events import LakeEvents, invoke_configs, overlapping
+from local_stack.lake_events_proof import (
+    firehose_to_registrar,
+    lake_event_problems,
+    upload_to_job,
+)
 from local_stack.replay import ReplayReport, run_replay
 from local_stack.stack import LocalStack
 from local_stack.template_stack import TEMPLATE, DeployedStack
@@ -60,7 +62,6 @@ HOLDERS = {
 
 
 PROOF_DAYS = ("2010-12-01", "2011-12-09", "2011-06-15")
-UPLOAD_DAY = "2011-03-15"  # a month nothing else in the proof lands
 
 
 @dataclass
@@ -90,17 +91,7 @@ class Proof:
             if role.calls == 0:
                 out.append(f"{role.principal}: no call recorded")
         out += [f"GET {path}: {status}" for path, status in self.queries.items() if status != 200]
-        events = self.lake_events
-        if events.get("overlapping"):
-            out.append(f"overlapping S3 notifications: {events['overlapping']}")
-        if not events.get("registered_from_firehose"):
-            out.append("the registrar registered no partition of Firehose's objects")
-        upload = events.get("upload", {})
-        if not upload or upload.get("job_source") != upload.get("key"):
-            out.append(f"the upload did not start a job run on its key: {upload}")
-        elif upload.get("month") not in upload.get("registered", []):
-            out.append(f"the upload's month {upload.get('month')} was not registered")
-        out += [f"lake event failed: {f}" for f in events.get("failures", [])]
+        out += lake_event_problems(self.lake_events)
         return out
 
     def verdict(self) -> str:
@@ -221,73 +212,6 @@ def _batch_and_catalog(stack: LocalStack, lines: list[str], proof: Proof) -> Non
         register_lake(lake, database=database)
 
 
-def _lake_events(stack: LocalStack) -> LakeEvents:
-    """The bucket's event deliveries to the registrar and the upload trigger."""
-    from ingestion.batch import upload_trigger
-    from ingestion.catalog import partition_registrar
-
-    assert stack.deployed is not None
-    deployed = stack.deployed
-    names = {n: c.name for n, c in deployed.functions.items()}
-    functions = {
-        "PartitionRegistrarFunction": partition_registrar.handler,
-        "UploadTriggerFunction": upload_trigger.handler,
-    }
-    return LakeEvents(
-        deployed.outputs["LakeBucketName"],
-        deployed.properties["LakeBucket"]["NotificationConfiguration"],
-        {n: stack.as_function(n, h) for n, h in functions.items()},
-        names,
-        invoke_configs(deployed.of_type("AWS::Lambda::EventInvokeConfig").values(), names),
-        stack.acting,
-    )
-
-
-def _registered(database: str) -> list[str]:
-    import boto3
-
-    pages = boto3.client("glue").get_paginator("get_partitions")
-    found = pages.paginate(DatabaseName=database, TableName="invoice_lines")
-    return sorted("-".join(p["Values"]) for page in found for p in page["Partitions"])
-
-
-def _upload(stack: LocalStack, events: LakeEvents, lines: list[str]) -> dict[str, Any]:
-    """POST /uploads, PUT the file to the URL, deliver its event: a job run on its key,
-    played by the batch job; the month it lands registered from the job's objects."""
-    import boto3
-
-    assert stack.deployed is not None
-    request = json.dumps({"file_name": "march_export.csv"}).encode()
-    event = rest_api_event(
-        "POST", "/uploads", body=request, headers={"Content-Type": "application/json"}
-    )
-    answer = stack.api(event, context(stack.function_name("ApiFunction", "online-retail-api")))
-    issued = json.loads(answer["body"])
-    body = "\n".join(
-        [lines[0]] + [lines[i] for i in dataset_selection(lines, day=UPLOAD_DAY, count=None)[:40]]
-    )
-    put = urllib.request.Request(
-        issued["upload_url"], data=(body + "\n").encode(), method="PUT", headers=issued["headers"]
-    )
-    with urllib.request.urlopen(put) as response:  # the client's PUT (no role of the stack)
-        response.read()
-    delivered = events.deliver()
-    started = (delivered.answers.get("UploadTriggerFunction") or [{}])[-1]
-    figures: dict[str, Any] = {"key": issued["key"], "status": answer["statusCode"], **started}
-    if not started.get("started"):
-        return figures
-    run = boto3.client("glue").get_job_run(JobName=started["job_name"], RunId=started["started"])
-    figures["job_source"] = run["JobRun"]["Arguments"]["--source"]
-    with stack.acting("BatchJob"):  # the run, played by the single-process job
-        run_batch_job(figures["job_source"], Lake(stack.deployed.outputs["LakeRoot"]))
-    landed = events.deliver()
-    figures["registrar_invocations"] = landed.s3_notifications.get("PartitionRegistrarFunction", 0)
-    figures["month"] = UPLOAD_DAY[:7]
-    figures["registered"] = _registered(stack.deployed.outputs["GlueDatabaseName"])
-    figures["failures"] = delivered.failures + landed.failures
-    return figures
-
-
 def run(count: int = 300, inject_bad: int = 8, say: Any = print) -> Proof:
     started = time.monotonic()
     proof = Proof()
@@ -299,19 +223,9 @@ def run(count: int = 300, inject_bad: int = 8, say: Any = print) -> Proof:
     def inside(stack: LocalStack) -> None:
         assert stack.deployed is not None and stack.recorder is not None
         proof.stack = stack.deployed
-        events = _lake_events(stack)
-        events.seen = {}  # every object of the replay is new: Firehose's go to the registrar
-        first = events.deliver()
-        proof.lake_events = {
-            "overlapping": overlapping(events.configurations),
-            "s3_notifications": first.s3_notifications,
-            "registered_from_firehose": _registered(stack.deployed.outputs["GlueDatabaseName"]),
-            "failures": first.failures,
-        }
+        events, proof.lake_events = firehose_to_registrar(stack)
         _batch_and_catalog(stack, lines, proof)
-        upload = _upload(stack, events, lines)
-        proof.lake_events["failures"] += upload.pop("failures", [])
-        proof.lake_events["upload"] = upload
+        upload_to_job(stack, events, lines, proof.lake_events)
         for principal, arn in _principal_arns(stack.deployed).items():
             holder = HOLDERS[principal]
             proof.roles.append(

@@ -94,6 +94,43 @@ def eventbridge_event(bucket: str, key: str, size: int) -> dict[str, Any]:
     }
 
 
+def glue_job_state_change(job_name: str, run_id: str, state: str) -> dict[str, Any]:
+    """Glue's "Glue Job State Change" event of a run ending in `state`
+    (https://docs.aws.amazon.com/glue/latest/dg/automating-awsglue-with-cloudwatch-events.html)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "jobName": job_name,
+            "severity": "INFO" if state == "SUCCEEDED" else "ERROR",
+            "state": state,
+            "jobRunId": run_id,
+            "message": f"Job run {state.lower()}",
+        },
+    }
+
+
+def routed(event: dict[str, Any]) -> dict[str, list[str]]:
+    """The target ARNs of every rule on the default bus whose pattern matches `event`, as
+    moto's CloudFormation created the rules (moto's own matcher)."""
+    import boto3
+    from moto.events.models import EventPattern
+
+    events = boto3.client("events")
+    found = {}
+    for rule in events.list_rules()["Rules"]:
+        if EventPattern.load(rule.get("EventPattern")).matches_event(event):
+            targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+            found[rule["Name"]] = [t["Arn"] for t in targets]
+    return found
+
+
 def _filter(configuration: dict[str, Any]) -> tuple[str, str]:
     rules = configuration.get("Filter", {}).get("S3Key", {}).get("Rules", [])
     found = {r["Name"].lower(): r["Value"] for r in rules}
