@@ -65,7 +65,7 @@ def test_the_stack_holds_what_moto_can_create(check_deploy: tuple[Any, dict[str,
         "AWS::SQS::Queue": 2,
         "AWS::SNS::Topic": 1,
         "AWS::Lambda::Function": 6,
-        "AWS::Events::Rule": 1,
+        "AWS::Events::Rule": 2,
         "AWS::Lambda::LayerVersion": 1,
         "AWS::ApiGateway::RestApi": 1,
     }.items():
@@ -162,3 +162,6 @@ def test_lake_events_register_partitions_and_start_the_job_on_an_upload(
     assert upload["job_name"].endswith("-batch") and upload["started"]
     assert upload["registrar_invocations"] >= 1
     assert upload["month"] in upload["registered"]
+    # a run of the job that ends badly is kept in the failure queue, a good one nowhere
+    queue = events["failure_queue"]
+    assert events["job_runs_routed"] == {"FAILED": [queue], "TIMEOUT": [queue], "SUCCEEDED": []}

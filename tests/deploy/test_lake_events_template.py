@@ -140,6 +140,29 @@ def test_the_trigger_starts_only_what_the_spark_job_reads() -> None:
     assert set(request_bodies.UPLOAD_TYPES) - set(upload_trigger.SPARK_SUFFIXES) == {".xlsx"}
 
 
+def test_failed_batch_runs_and_dead_letters_reach_the_failure_queue(
+    resources: dict[str, Any],
+) -> None:
+    rule = resources["BatchJobFailedRule"]["Properties"]
+    assert rule["EventPattern"]["detail"]["jobName"] == [{"Ref": "BatchJob"}]
+    assert set(rule["EventPattern"]["detail"]["state"]) == {"FAILED", "TIMEOUT", "ERROR"}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EventFailureQueue", "Arn"]}
+    upload_rule = _upload_rule(resources)
+    assert upload_rule["DeadLetterConfig"]["Arn"] == target["Arn"]
+    # the queue lets EventBridge send for exactly these two rules
+    (statement,) = resources["EventFailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = [
+        a["Fn::Sub"].rsplit(":rule/", 1)[1]
+        for a in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    ]
+    assert allowed == [upload_rule["RuleName"]["Fn::Sub"], rule["Name"]["Fn::Sub"]]
+    for function in ("PartitionRegistrarFunction", "UploadTriggerFunction"):
+        config = resources[function]["Properties"]["EventInvokeConfig"]
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == target["Arn"]
+        assert config["MaximumRetryAttempts"] == 2
+
+
 FUNCTIONS = [
     "ApiFunction",
     "ConsumerFunction",
