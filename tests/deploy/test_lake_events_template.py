@@ -131,6 +131,26 @@ def test_the_trigger_starts_the_template_job_with_the_arguments_spark_job_resolv
     assert "--source" not in defaults  # each run's own
 
 
+def test_the_job_role_may_write_the_spark_staging_folder(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """Without --TempDir the Spark job stages a gzip source's blocks in the lake
+    (run_spark_job's default); the job's role writes there and a lifecycle rule expires it."""
+    default = re.search(r"lake\.uri\(['\"]([^'\"]+)['\"]\)", Path(spark_job.__file__).read_text())
+    assert default, "run_spark_job: no default staging folder found"
+    assert "--TempDir" not in resources["BatchJob"]["Properties"]["DefaultArguments"]
+    assert template["Mappings"]["Lake"]["Zones"]["SparkStaging"] == default.group(1)
+    statements = resources["BatchJobRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    (write,) = [s for s in statements if s["Sid"] == "WriteZones"]
+    zones = [r["Fn::Sub"][1]["Zone"]["Fn::FindInMap"][2] for r in write["Resource"]]
+    assert "SparkStaging" in zones and "s3:DeleteObject" in write["Action"]
+    rules = resources["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (staging,) = [r for r in rules if r["Id"] == "spark-staging"]
+    assert staging["ExpirationInDays"] == 1
+
+
 def test_the_trigger_starts_only_what_the_spark_job_reads() -> None:
     source = Path(spark_job.__file__).read_text()
     accepted = re.search(r"source_file\.lower\(\)\.endswith\(\((.*?)\)\)", source)
