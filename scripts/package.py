@@ -266,17 +266,17 @@ def main() -> int:
 
     print()
     print(
-        f"{'artifact':<18} {'zipped':>10} {'unzipped':>10} {'+ layer':>10}  "
+        f"{'artifact':<26} {'zipped':>10} {'unzipped':>10} {'+ layer':>10}  "
         f"limits: 50 MB zipped, {MAX_UNZIPPED / 1e6:.1f} MB unzipped with layers"
     )
     print(
-        f"{layer.name:<18} {_mb(layer.zipped)} {_mb(layer.unzipped)} {'':>10}  pyarrow "
+        f"{layer.name:<26} {_mb(layer.zipped)} {_mb(layer.unzipped)} {'':>10}  pyarrow "
         f"{LAYER_PINS['pyarrow']} ({layer.directory.relative_to(ROOT)})"
     )
     for name, artifact, total, fits, check in rows:
         state = "fits" if fits else "OVER"
         print(
-            f"{name:<18} {_mb(artifact.zipped)} {_mb(artifact.unzipped)} {_mb(total)}  "
+            f"{name:<26} {_mb(artifact.zipped)} {_mb(artifact.unzipped)} {_mb(total)}  "
             f"{state}, {100 * total / MAX_UNZIPPED:.0f}% of unzipped; import {check}"
         )
     shipped = sorted(_dist_name(p) for p in dependencies.glob("*.dist-info"))
