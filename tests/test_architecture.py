@@ -30,7 +30,17 @@ WITHOUT_ARROW = ("ingestion.batch.upload_trigger",)
 NOT_IN_LAMBDA = {"moto", "duckdb", "dbt", "local_stack", "bi", "cli"}
 PROJECT_PACKAGES = {"ingestion", "bi", "local_stack", "cli"}
 MAX_MODULE_LINES = 400
-NOT_SOURCE = {"tests", "target", "dbt_packages", "logs", "lake", "warehouse", "node_modules"}
+# build/ holds `make package`'s artifacts (pip-installed third-party code), not ours
+NOT_SOURCE = {
+    "tests",
+    "target",
+    "dbt_packages",
+    "logs",
+    "lake",
+    "warehouse",
+    "node_modules",
+    "build",
+}
 
 
 @cache
