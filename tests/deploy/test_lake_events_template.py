@@ -156,8 +156,8 @@ def test_the_trigger_starts_only_what_the_spark_job_reads() -> None:
     accepted = re.search(r"source_file\.lower\(\)\.endswith\(\((.*?)\)\)", source)
     assert accepted, "spark_job.plan_blocks: no suffix check found"
     assert set(re.findall(r"\"([.\w]+)\"", accepted.group(1))) == set(upload_trigger.SPARK_SUFFIXES)
-    # POST /uploads also takes workbooks, which only the single-process job reads
-    assert set(request_bodies.UPLOAD_TYPES) - set(upload_trigger.SPARK_SUFFIXES) == {".xlsx"}
+    # POST /uploads hands out URLs for exactly those: a workbook would sit unprocessed
+    assert set(request_bodies.UPLOAD_TYPES) <= set(upload_trigger.SPARK_SUFFIXES)
 
 
 def test_failed_batch_runs_and_dead_letters_reach_the_failure_queue(
