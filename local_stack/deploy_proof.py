@@ -7,9 +7,13 @@ function's own role (the event source mapping reads the stream with the consumer
 answers two GETs, the batch job (`online-retail batch`'s `run_batch_job`) cleans a slice of
 the dataset with the Glue job's role, and the catalog command (`register_lake`) syncs the
 partitions with the catalog policy, after a stale and an obsolete partition are planted so
-that it updates and deletes one. Each call must be allowed by that role's policies as moto's
-IAM holds them (the template's, resolved by moto's CloudFormation); each action a role
-grants must be used by a call, or the template's `LeastPrivilege` metadata says why.
+that it updates and deletes one. The lake bucket's events (local_stack/lake_events.py)
+take Firehose's Parquet to the partition registrar, and a file uploaded through POST
+/uploads to the upload trigger, whose job run (its --source the upload's key) the batch
+job then plays; the registrar registers the month the upload brought. Each call must be
+allowed by that role's policies as moto's IAM holds them (the template's, resolved by
+moto's CloudFormation); each action a role grants must be used by a call, or the
+template's `LeastPrivilege` metadata says why.
 
     python -m local_stack.deploy_proof [--lines N]   prints the table and a verdict line
 """
@@ -34,6 +38,11 @@ from ingestion.catalog.glue import register_lake
 from ingestion.lake import RAW_ZONE, Lake
 from local_stack.fixtures import dataset_selection
 from local_stack.iam_proof import RoleProof, prove, table
+from local_stack.lake_events_proof import (
+    firehose_to_registrar,
+    lake_event_problems,
+    upload_to_job,
+)
 from local_stack.replay import ReplayReport, run_replay
 from local_stack.stack import LocalStack
 from local_stack.template_stack import TEMPLATE, DeployedStack
@@ -44,6 +53,8 @@ HOLDERS = {
     "ConsumerFunction": "ConsumerFunctionRole",
     "TransformFunction": "TransformFunctionRole",
     "QueryFunction": "QueryFunctionRole",
+    "PartitionRegistrarFunction": "PartitionRegistrarFunctionRole",
+    "UploadTriggerFunction": "UploadTriggerFunctionRole",
     "DeliveryStream": "FirehoseRole",
     "BatchJob": "BatchJobRole",
     "CatalogCommand": "CatalogCommandPolicy",
@@ -59,6 +70,7 @@ class Proof:
     replay: ReplayReport | None = None
     roles: list[RoleProof] = field(default_factory=list)
     queries: dict[str, int] = field(default_factory=dict)
+    lake_events: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -79,6 +91,7 @@ class Proof:
             if role.calls == 0:
                 out.append(f"{role.principal}: no call recorded")
         out += [f"GET {path}: {status}" for path, status in self.queries.items() if status != 200]
+        out += lake_event_problems(self.lake_events)
         return out
 
     def verdict(self) -> str:
@@ -179,6 +192,11 @@ def _batch_and_catalog(stack: LocalStack, lines: list[str], proof: Proof) -> Non
     location = storage["Location"] + "year="
     # 2010-12 stale, 1999-01 gone; 2011-12 is left for the command to create
     planted = [("2010", "12", storage), ("1999", "01", table["StorageDescriptor"])]
+    glue.batch_delete_partition(  # the registrar registered 2010-12 from Firehose's objects
+        DatabaseName=database,
+        TableName="invoice_lines",
+        PartitionsToDelete=[{"Values": [y, m]} for y, m, _ in planted],
+    )
     glue.batch_create_partition(
         DatabaseName=database,
         TableName="invoice_lines",
@@ -205,7 +223,9 @@ def run(count: int = 300, inject_bad: int = 8, say: Any = print) -> Proof:
     def inside(stack: LocalStack) -> None:
         assert stack.deployed is not None and stack.recorder is not None
         proof.stack = stack.deployed
+        events, proof.lake_events = firehose_to_registrar(stack)
         _batch_and_catalog(stack, lines, proof)
+        upload_to_job(stack, events, lines, proof.lake_events)
         for principal, arn in _principal_arns(stack.deployed).items():
             holder = HOLDERS[principal]
             proof.roles.append(
@@ -243,6 +263,7 @@ def main() -> int:
             "hops": asdict(proof.replay.hops),
             "reconciles": proof.replay.hops.reconciles(),
             "queries": proof.queries,
+            "lake_events": proof.lake_events,
             "roles": [{**asdict(r), "used": sorted(r.used)} for r in proof.roles],
             "verdict": proof.verdict(),
             "seconds": round(proof.seconds, 1),

@@ -103,9 +103,11 @@ def _table_arns(params: dict[str, Any]) -> list[str]:
 
 
 def _glue_arns(params: dict[str, Any]) -> list[str]:
-    """Glue authorises a call on the catalog, the database and the table it names
-    ("Specifying AWS Glue resource ARNs")."""
+    """Glue authorises a call on the catalog, the database and the table it names, and a
+    job run on the job ("Specifying AWS Glue resource ARNs")."""
     base = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    if params.get("JobName"):
+        return [f"{base}:job/{params['JobName']}"]
     database = params.get("DatabaseName") or (params.get("DatabaseInput") or {}).get("Name")
     table = params.get("TableName") or (params.get("TableInput") or {}).get("Name")
     arns = [f"{base}:catalog"]
@@ -288,12 +290,12 @@ def prove(
 def table(proofs: list[RoleProof]) -> list[str]:
     """The proof as a table: one row per role."""
     out = [
-        f"  {'role of':<22} {'calls':>6} {'denied':>6} {'used':>5} "
+        f"  {'role of':<26} {'calls':>6} {'denied':>6} {'used':>5} "
         f"{'explained':>9} {'unexplained':>11}  wildcard actions"
     ]
     for p in proofs:
         out.append(
-            f"  {p.principal:<22} {p.calls:>6} {len(p.denied):>6} {len(p.used):>5} "
+            f"  {p.principal:<26} {p.calls:>6} {len(p.denied):>6} {len(p.used):>5} "
             f"{len(p.explained):>9} {len(p.unexplained):>11}  {len(p.wildcard_actions)}"
         )
         out += [f"      denied: {d}" for d in sorted(set(p.denied))[:5]]

@@ -120,6 +120,28 @@ def _api_deployment(p: dict[str, Any], s: DeployedStack) -> str:
     return "API Gateway PutRestApi (OpenAPI 3 body) + CreateDeployment"
 
 
+def _event_invoke_config(p: dict[str, Any], s: DeployedStack) -> str:
+    params = {k: p[k] for k in ("FunctionName", "Qualifier", "MaximumRetryAttempts") if k in p}
+    if "MaximumEventAgeInSeconds" in p:
+        params["MaximumEventAgeInSeconds"] = p["MaximumEventAgeInSeconds"]
+    if "DestinationConfig" in p:
+        params["DestinationConfig"] = p["DestinationConfig"]
+    _call(
+        _client("lambda"),
+        "PutFunctionEventInvokeConfig",
+        "put_function_event_invoke_config",
+        params,
+    )
+    return "Lambda PutFunctionEventInvokeConfig"
+
+
+def _queue_policy(p: dict[str, Any], s: DeployedStack) -> str:
+    for queue_url in p["Queues"]:
+        attributes = {"Policy": json.dumps(p["PolicyDocument"])}
+        _client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
+    return "SQS SetQueueAttributes (Policy)"
+
+
 def _rest_api(s: DeployedStack) -> str:
     (name,) = (n for n, t in s.created.items() if t == "AWS::ApiGateway::RestApi")
     return name
@@ -137,6 +159,8 @@ MAKERS: dict[str, Callable[[dict[str, Any], DeployedStack], str]] = {
     "AWS::Logs::LogStream": _log_stream,
     "AWS::SNS::Subscription": _subscription,
     "AWS::ApiGateway::Deployment": _api_deployment,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+    "AWS::SQS::QueuePolicy": _queue_policy,
 }
 # Made by another maker (the Stage by the deployment), in this order after the rest.
 _ORDER = ["AWS::Glue::Database", "AWS::Glue::SecurityConfiguration", "AWS::Glue::Job"]

@@ -3,15 +3,17 @@
 1. AWS's SAM translator turns the template into plain CloudFormation (as `sam deploy` does).
 2. moto's CloudFormation creates every resource whose type it models (S3, Kinesis, DynamoDB,
    SQS, SNS, IAM roles and managed policies, Lambda functions, layer and permissions, the
-   REST API, log groups). The resources it lacks, and the few it would mishandle
+   REST API, log groups, EventBridge rules). The resources it lacks, and the few it would mishandle
    (`KEPT_OUT`), are left out of the stack: every reference to one is replaced by the name
    its own properties give it, and every intrinsic in its properties becomes a stack output,
    so moto's CloudFormation resolves them and the runner sees the properties exactly as
    CloudFormation would hand them to the service.
 3. `create_from_properties` then creates those through the service's own API where moto has
-   one (Glue database, tables, job, trigger; Athena workgroup; alarms; dashboard; the API's
-   OpenAPI body and deployment; ...); Firehose and the event source mapping are played by
-   local_stack/firehose.py and local_stack/kinesis_mapping.py with the same properties.
+   one (Glue database, tables, job; Athena workgroup; alarms; dashboard; the API's OpenAPI
+   body and deployment; queue policy; asynchronous invocation configs; ...); Firehose and
+   the event source mapping are played by local_stack/firehose.py and
+   local_stack/kinesis_mapping.py with the same properties, the bucket's event deliveries
+   by local_stack/lake_events.py from its resolved NotificationConfiguration.
 
 Nothing here creates the bucket, stream, tables, queue or functions by hand: their names come
 from the stack's Outputs (`DeployedStack.outputs`).
@@ -48,6 +50,13 @@ KEPT_OUT = {
 EMULATED = {
     "AWS::KinesisFirehose::DeliveryStream": "local_stack/firehose.py, from its properties",
     "AWS::Lambda::EventSourceMapping": "local_stack/kinesis_mapping.py, from its properties",
+}
+# Properties moto's CloudFormation creates a resource without, resolved for the runner all
+# the same: the REST API's OpenAPI body (imported by PutRestApi), and the bucket's
+# NotificationConfiguration (S3 and EventBridge deliveries, local_stack/lake_events.py).
+RESOLVED_ANYWAY = {
+    "AWS::ApiGateway::RestApi": "Body",
+    "AWS::S3::Bucket": "NotificationConfiguration",
 }
 LINT_ONLY = {
     "AWS::ApiGateway::Account": "an account-wide setting moto does not model",
@@ -150,7 +159,7 @@ def moto_types() -> set[str]:
 
     for service in ("apigateway", "awslambda", "dynamodb", "iam", "kinesis", "logs"):
         __import__(f"moto.{service}.models")
-    for service in ("s3", "sns", "sqs", "cloudwatch", "glue", "athena", "firehose"):
+    for service in ("s3", "sns", "sqs", "cloudwatch", "glue", "athena", "firehose", "events"):
         __import__(f"moto.{service}.models")
     return set(get_model_map())
 
@@ -234,11 +243,12 @@ def stack_template(translated: dict[str, Any], stack_name: str) -> StackTemplate
     template = _rewrite(template, stubs, kept_out)
     resources = template["Resources"]
     outputs = template.setdefault("Outputs", {})
-    # the kept-out properties, and the REST API's OpenAPI body (moto creates it without one)
+    # the kept-out properties, and those moto creates a resource without (RESOLVED_ANYWAY)
     trees = {n: resources.pop(n) for n in kept_out}
     for name, resource in resources.items():
-        if resource["Type"] == "AWS::ApiGateway::RestApi" and "Body" in resource["Properties"]:
-            trees[name] = {"Properties": {"Body": resource["Properties"]["Body"]}}
+        wanted = RESOLVED_ANYWAY.get(resource["Type"])
+        if wanted and wanted in resource.get("Properties", {}):
+            trees[name] = {"Properties": {wanted: resource["Properties"][wanted]}}
             trees[name]["Condition"] = resource.get("Condition")
     where: dict[str, list[tuple[tuple[Any, ...], str]]] = {}
     for name, resource in trees.items():

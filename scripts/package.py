@@ -7,10 +7,10 @@ runtime nor the layer provides) and a zip beside it; for the layer, its ContentU
 CPython 3.11, at the versions of requirements.lock.
 
 It then proves each artifact is whole: a clean interpreter (no site-packages) with only the
-artifact, the layer and boto3 (which the runtime provides) on its path imports each
-handler. Last, it prints the sizes against Lambda's limits ("Lambda quotas": 250 MB
-unzipped for the function and all its layers, 50 MB zipped for a direct upload) and exits
-1 if one is over.
+artifact, the layer if the function has it (the upload trigger has none) and boto3 (which
+the runtime provides) on its path imports each handler. Last, it prints the sizes against
+Lambda's limits ("Lambda quotas": 250 MB unzipped for the function and all its layers,
+50 MB zipped for a direct upload) and exits 1 if one is over.
 """
 
 from __future__ import annotations
@@ -206,9 +206,9 @@ print(found.__name__ + "." + attribute)
 """
 
 
-def import_check(artifact: Artifact, handler: str, layer: Path) -> str:
-    """Import the handler with nothing but the artifact, the layer and the runtime's SDK."""
-    paths = [str(artifact.directory), str(layer / "python"), str(RUNTIME_SIM)]
+def import_check(artifact: Artifact, handler: str, layer: Path | None) -> str:
+    """Import the handler with nothing but the artifact, its layer and the runtime's SDK."""
+    paths = [str(artifact.directory), *([str(layer / "python")] if layer else []), str(RUNTIME_SIM)]
     done = subprocess.run(
         [
             *[sys.executable, "-I", "-S", "-c", _IMPORT_CHECK],
@@ -257,25 +257,26 @@ def main() -> int:
         print(f"building {name} ...")
         properties = resource["Properties"]
         artifact = build_function(name, ROOT / properties["CodeUri"], dependencies)
-        check = import_check(artifact, properties["Handler"], layer_dir)
-        total = artifact.unzipped + layer.unzipped
+        layered = bool(properties.get("Layers"))  # the template's Globals set no layer
+        check = import_check(artifact, properties["Handler"], layer_dir if layered else None)
+        total = artifact.unzipped + (layer.unzipped if layered else 0)
         fits = total <= MAX_UNZIPPED and artifact.zipped <= MAX_ZIPPED
         over |= not fits or check.startswith("FAILED")
         rows.append((name, artifact, total, fits, check))
 
     print()
     print(
-        f"{'artifact':<18} {'zipped':>10} {'unzipped':>10} {'+ layer':>10}  "
+        f"{'artifact':<26} {'zipped':>10} {'unzipped':>10} {'+ layer':>10}  "
         f"limits: 50 MB zipped, {MAX_UNZIPPED / 1e6:.1f} MB unzipped with layers"
     )
     print(
-        f"{layer.name:<18} {_mb(layer.zipped)} {_mb(layer.unzipped)} {'':>10}  pyarrow "
+        f"{layer.name:<26} {_mb(layer.zipped)} {_mb(layer.unzipped)} {'':>10}  pyarrow "
         f"{LAYER_PINS['pyarrow']} ({layer.directory.relative_to(ROOT)})"
     )
     for name, artifact, total, fits, check in rows:
         state = "fits" if fits else "OVER"
         print(
-            f"{name:<18} {_mb(artifact.zipped)} {_mb(artifact.unzipped)} {_mb(total)}  "
+            f"{name:<26} {_mb(artifact.zipped)} {_mb(artifact.unzipped)} {_mb(total)}  "
             f"{state}, {100 * total / MAX_UNZIPPED:.0f}% of unzipped; import {check}"
         )
     shipped = sorted(_dist_name(p) for p in dependencies.glob("*.dist-info"))

@@ -221,14 +221,15 @@ def _parse_csv(text: str) -> ParsedRequest:
     return parsed
 
 
-# POST /uploads: a file for the batch job, put straight into the raw zone. The types the
-# batch job reads (ingestion/batch/sources.py), longest suffix first.
+# POST /uploads: a file for the batch job, put straight into the raw zone, whose arrival
+# starts the Glue Spark job (ingestion/batch/upload_trigger.py). The types that job reads,
+# longest suffix first: not workbooks, which only the single-process job reads
+# (`online-retail batch`), so a .xlsx is refused here rather than left unprocessed.
 UPLOAD_TYPES = {
     ".csv.gz": "application/gzip",
     ".txt.gz": "application/gzip",
     ".csv": "text/csv",
     ".txt": "text/csv",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 UPLOAD_ZONE = f"{RAW_ZONE}/uploads"
 

@@ -23,6 +23,8 @@ ROLES = {
     "ConsumerFunction",
     "TransformFunction",
     "QueryFunction",
+    "PartitionRegistrarFunction",
+    "UploadTriggerFunction",
     "DeliveryStream",
     "BatchJob",
     "CatalogCommand",
@@ -60,9 +62,10 @@ def test_the_stack_holds_what_moto_can_create(check_deploy: tuple[Any, dict[str,
         "AWS::S3::Bucket": 1,
         "AWS::Kinesis::Stream": 1,
         "AWS::DynamoDB::Table": 3,
-        "AWS::SQS::Queue": 1,
+        "AWS::SQS::Queue": 2,
         "AWS::SNS::Topic": 1,
-        "AWS::Lambda::Function": 4,
+        "AWS::Lambda::Function": 6,
+        "AWS::Events::Rule": 2,
         "AWS::Lambda::LayerVersion": 1,
         "AWS::ApiGateway::RestApi": 1,
     }.items():
@@ -70,6 +73,7 @@ def test_the_stack_holds_what_moto_can_create(check_deploy: tuple[Any, dict[str,
     made = figures["made_by_api"]
     assert sum(v == "Glue CreateTable" for v in made.values()) == 4
     assert any("PutRestApi" in v for v in made.values())
+    assert sum(v == "Lambda PutFunctionEventInvokeConfig" for v in made.values()) == 2
     # what neither moto nor the runner can make is named, with its reason
     assert set(figures["lint_only"]) == {"ApiGatewayAccount", "LakeBucketPolicy"}
 
@@ -136,3 +140,28 @@ def test_every_call_allowed_and_every_grant_used_or_explained(
         "glue:UpdatePartition",
         "glue:BatchDeletePartition",
     } <= set(roles["CatalogCommand"]["used"])
+    assert roles["PartitionRegistrarFunction"]["used"] == ["glue:BatchCreatePartition"]
+    assert roles["UploadTriggerFunction"]["used"] == ["glue:StartJobRun"]
+
+
+def test_lake_events_register_partitions_and_start_the_job_on_an_upload(
+    check_deploy: tuple[Any, dict[str, Any]],
+) -> None:
+    """Firehose's Parquet reaches the registrar by the bucket's S3 notification; a file PUT
+    to the URL POST /uploads gave reaches the upload trigger through EventBridge, whose job
+    run carries the key; the month the run lands is registered from its objects."""
+    _, figures = check_deploy
+    events = figures["lake_events"]
+    assert events["overlapping"] == [] and events["failures"] == []
+    assert events["s3_notifications"] == {"PartitionRegistrarFunction": 1}  # Firehose's object
+    assert events["registered_from_firehose"] == ["2010-12"]
+    upload = events["upload"]
+    assert upload["status"] == 201
+    assert upload["key"].startswith("raw/online_retail/uploads/ingest_date=")
+    assert upload["job_source"] == upload["source"] == upload["key"]
+    assert upload["job_name"].endswith("-batch") and upload["started"]
+    assert upload["registrar_invocations"] >= 1
+    assert upload["month"] in upload["registered"]
+    # a run of the job that ends badly is kept in the failure queue, a good one nowhere
+    queue = events["failure_queue"]
+    assert events["job_runs_routed"] == {"FAILED": [queue], "TIMEOUT": [queue], "SUCCEEDED": []}

@@ -18,7 +18,14 @@ from ingestion.catalog import tables as catalog
 from ingestion.contract import schema
 from ingestion.stream import intake, items, output, producer, settings
 
-FUNCTIONS = ("ApiFunction", "ConsumerFunction", "TransformFunction", "QueryFunction")
+FUNCTIONS = (
+    "ApiFunction",
+    "ConsumerFunction",
+    "TransformFunction",
+    "QueryFunction",
+    "PartitionRegistrarFunction",
+    "UploadTriggerFunction",
+)
 # Actions that take no resource ("Actions, resources, and condition keys" pages of X-Ray
 # and CloudWatch): the only ones a statement may grant on Resource "*".
 RESOURCELESS_ACTIONS = {
@@ -253,5 +260,5 @@ def test_each_function_has_its_own_role(resources: dict[str, Any]) -> None:
 def test_handler_strings_name_callables_of_the_package(resources: dict[str, Any]) -> None:
     for function in FUNCTIONS:
         handler = _handler(resources, function)
-        assert handler.startswith("ingestion.stream.handlers.")
+        assert handler.startswith("ingestion.")
         assert callable(getattr(_module(handler), handler.rpartition(".")[2]))

@@ -117,4 +117,7 @@ def test_post_uploads_presigns_a_put_into_the_raw_zone_that_the_batch_job_lands(
     assert result.rows_in == 2000 and result.rows_landed + result.rows_quarantined == 2000
 
     status, answer, _ = _post(b'{"file_name": "x.pdf"}', {}, path="/uploads")
-    assert status == 400 and ".xlsx" in answer["message"]
+    assert status == 400 and ".csv.gz" in answer["message"]
+    # a workbook: the job an upload starts on AWS (Glue Spark) reads CSV only
+    status, answer, _ = _post(b'{"file_name": "daily.xlsx"}', {}, path="/uploads")
+    assert status == 400 and "'daily.xlsx'" in answer["message"], answer
