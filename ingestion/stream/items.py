@@ -30,11 +30,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from ingestion.contract.scalars import const
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,7 @@ def customer_key(customer_id: str | None, invoice_no: str) -> str:
     return guest_key(invoice_no)
 
 
-@dataclass(frozen=True)
-class LineWrite:
+class LineWrite(NamedTuple):
     """One line's item and the batch position of the record it came from."""
 
     item: dict[str, Any]  # low-level shape
@@ -104,19 +105,45 @@ class LineWrite:
         return self.invoice_no, str(self.item[INVOICES_KEY.sort]["S"])
 
 
+# Columns of an item, in its attributes' order (see `line_writes`).
+_ITEM_COLUMNS = (
+    "invoice_no",
+    "event_id",
+    "stock_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "invoiced_at",
+    "customer_id",
+    "country",
+    "source_file",
+    "source_line_number",
+)
+_TEXT_COLUMNS = ("invoice_no", "event_id", "stock_code", "description", "customer_id",
+                 "country", "source_file")  # fmt: skip
+_NAMES_BYTES = sum(len(name) for name in (INVOICES_KEY.partition, INVOICES_KEY.sort,
+    "StockCode", "Description", "Quantity", "UnitPrice", "InvoiceDate", "CustomerID",
+    "Country", "SourceFile", "SourceLineNumber"))  # fmt: skip
+# Arrow constants (a plain Python value in a compute call makes pyarrow import pandas).
+_FIXED_BOUND = const(_NAMES_BYTES + len("YYYY-MM-DDTHH:MM:SS") + 3 * 12, pa.int32())
+_UNKNOWN = const(UNKNOWN_CUSTOMER, pa.string())
+_BUDGET = const(LINE_ITEM_BUDGET_BYTES, pa.int32())
+
+
 def _text_columns(landed: pa.Table) -> dict[str, list[Any]]:
+    """The columns of `line_item`'s values; numbers as their text."""
     return {
         "event_id": landed["event_id"].to_pylist(),
         "invoice_no": landed["invoice_no"].to_pylist(),
         "stock_code": landed["stock_code"].to_pylist(),
         "description": landed["description"].to_pylist(),
-        "quantity": landed["quantity"].to_pylist(),
+        "quantity": pc.cast(landed["quantity"], pa.string()).to_pylist(),
         "invoiced_at": pc.strftime(landed["invoiced_at"], format="%Y-%m-%dT%H:%M:%S").to_pylist(),
         "unit_price": pc.cast(landed["unit_price"], pa.string()).to_pylist(),
         "customer_id": landed["customer_id"].to_pylist(),
         "country": landed["country"].to_pylist(),
         "source_file": landed["source_file"].to_pylist(),
-        "source_line_number": landed["source_line_number"].to_pylist(),
+        "source_line_number": pc.cast(landed["source_line_number"], pa.string()).to_pylist(),
     }
 
 
@@ -156,12 +183,62 @@ def line_item(v: dict[str, Any]) -> dict[str, Any]:
 
 
 def line_writes(landed: pa.Table, positions: Sequence[int]) -> list[LineWrite]:
-    """One item per landed line (INVOICE_LINE_SCHEMA), with its record's batch position."""
+    """One item per landed line (INVOICE_LINE_SCHEMA), with its record's batch position.
+
+    The items are built from the columns as text, in the low-level shape `line_item`
+    gives through boto3's TypeSerializer (which cost more than everything else the
+    consumer does): a number's text is the column's own, as `str(Decimal(...))` would
+    print it. Only a line whose item may be over `LINE_ITEM_BUDGET_BYTES` (client text of
+    kilobytes) goes through `line_item`, which cuts it to fit."""
+    if not landed.num_rows:
+        return []
     columns = _text_columns(landed)
-    return [
-        LineWrite(line_item({name: values[row] for name, values in columns.items()}), position)
-        for row, position in enumerate(positions)
-    ]
+    # An upper bound of each item's size: its names, its texts' bytes, 12 per number.
+    bound = _FIXED_BOUND
+    for name in _TEXT_COLUMNS:
+        bound = pc.add(bound, pc.binary_length(pc.fill_null(landed[name], _UNKNOWN)))
+    over = pc.greater(bound, _BUDGET)
+    big = set(pc.indices_nonzero(over).to_pylist()) if pc.any(over).as_py() else set()
+    writes = [
+        LineWrite(
+            {
+                INVOICES_KEY.partition: {"S": invoice},
+                INVOICES_KEY.sort: {"S": event_id},
+                "StockCode": {"S": stock_code},
+                "Description": {"S": description},
+                "Quantity": {"N": quantity},
+                "UnitPrice": {"N": price},
+                "InvoiceDate": {"S": invoiced_at},
+                "CustomerID": {"S": customer or UNKNOWN_CUSTOMER},
+                "Country": {"S": country},
+                "SourceFile": {"S": source_file},
+                "SourceLineNumber": {"N": line_number},
+            },
+            position,
+        )
+        for position, invoice, event_id, stock_code, description, quantity, price,
+        invoiced_at, customer, country, source_file, line_number in zip(
+            positions,
+            *(columns[name] for name in _ITEM_COLUMNS),
+            strict=True,
+        )
+    ]  # fmt: skip
+    for row, write in enumerate(writes):
+        if write.item["Description"]["S"] is None:
+            del write.item["Description"]  # no attribute for no value, as serialize() does
+        if row in big:
+            values = {name: columns[name][row] for name in _ITEM_COLUMNS}
+            writes[row] = LineWrite(line_item(_typed(values)), write.position)
+    return writes
+
+
+def _typed(text: dict[str, Any]) -> dict[str, Any]:
+    """`_text_columns` values as `line_item` takes them (numbers as numbers)."""
+    return {
+        **text,
+        "quantity": int(text["quantity"]),
+        "source_line_number": int(text["source_line_number"]),
+    }
 
 
 def invoice_summaries(invoice_no: str, lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
