@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from ingestion.contract.scalars import const
+from ingestion.stream.output import timestamp_text
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,14 @@ _BUDGET = const(LINE_ITEM_BUDGET_BYTES, pa.int32())
 
 def _text_columns(landed: pa.Table) -> dict[str, list[Any]]:
     """The columns of `line_item`'s values; numbers as their text."""
+    invoiced_at = landed["invoiced_at"].combine_chunks()
     return {
         "event_id": landed["event_id"].to_pylist(),
         "invoice_no": landed["invoice_no"].to_pylist(),
         "stock_code": landed["stock_code"].to_pylist(),
         "description": landed["description"].to_pylist(),
         "quantity": pc.cast(landed["quantity"], pa.string()).to_pylist(),
-        "invoiced_at": pc.strftime(landed["invoiced_at"], format="%Y-%m-%dT%H:%M:%S").to_pylist(),
+        "invoiced_at": timestamp_text(invoiced_at, "%Y-%m-%dT%H:%M:%S").to_pylist(),
         "unit_price": pc.cast(landed["unit_price"], pa.string()).to_pylist(),
         "customer_id": landed["customer_id"].to_pylist(),
         "country": landed["country"].to_pylist(),
