@@ -19,7 +19,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.contract.scalars import const, empty_table
+from ingestion.contract.scalars import as_type, const, empty_table, with_schema
 from ingestion.contract.schema import (
     COLUMN_NAMES,
     INVOICE_LINE_SCHEMA,
@@ -249,11 +249,9 @@ def _customer_id(raw: pa.Array) -> _Rule:
     return _Rule(_without_zero_fraction(text), _fails(bad, text, "is not a numeric customer id"))
 
 
-def _distinct(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
-    """A column as its distinct values (nulls among them) and each row's index into them."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return pc.dictionary_encode(column.cast(pa.string()), null_encoding="encode")
+def _distinct(column: pa.Array) -> pa.DictionaryArray:
+    """A text column as its distinct values (nulls among them) and each row's index."""
+    return pc.dictionary_encode(column, null_encoding="encode")
 
 
 def _spread(values: pa.Array, encoded: pa.DictionaryArray, raw: pa.Array) -> pa.Array:
@@ -279,7 +277,7 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
     missing = [c for c in SOURCE_COLUMNS if c not in raw.column_names]
     if missing:
         raise OnlineRetailError(f"the raw batch lacks columns {', '.join(missing)}")
-    col = {c: raw.column(c).combine_chunks().cast(pa.string()) for c in SOURCE_COLUMNS}
+    col = {c: as_type(raw.column(c).combine_chunks(), pa.string()) for c in SOURCE_COLUMNS}
     encoded = {c: _distinct(col[c]) for c in SOURCE_COLUMNS}
     distinct = {c: encoded[c].dictionary for c in SOURCE_COLUMNS}
 
@@ -321,7 +319,7 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
         }
     ).select(INVOICE_LINE_SCHEMA.names)
     if reason.null_count == n:  # the usual batch: nothing to set aside
-        return CleanResult(landed.cast(INVOICE_LINE_SCHEMA), EMPTY_QUARANTINE,
+        return CleanResult(with_schema(landed, INVOICE_LINE_SCHEMA), EMPTY_QUARANTINE,
                            date_formats)  # fmt: skip
 
     rejected = pc.invert(passed)
@@ -335,7 +333,7 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
         reasons=reason.filter(rejected),
         raw_records=_raw_records(raw.filter(rejected)),
     )
-    landed = landed.filter(passed).cast(INVOICE_LINE_SCHEMA)
+    landed = with_schema(landed.filter(passed), INVOICE_LINE_SCHEMA)
     return CleanResult(landed, quarantined, date_formats, passed)
 
 
