@@ -103,16 +103,13 @@ def transform_counted(
     quarantine zone of `lake` (None: do not write, as in the benchmark)."""
     records: list[dict[str, Any]] = event.raw_event.get("records") or []
     stream_name = stream_name_of(event.raw_event, default_stream)
-    payloads: list[bytes] = []
-    decoded_at: list[int] = []  # position of each payload in `records`
-    deferred: list[int] = []  # aggregates that reached us whole: for reingest-errors
-    for i, record in enumerate(records):
-        data = a2b_base64(record["data"])  # what base64.b64decode does, without its checks
-        if data.startswith(MAGIC) and is_aggregate(data):
-            deferred.append(i)
-            continue
-        payloads.append(data)
-        decoded_at.append(i)
+    data = [a2b_base64(record["data"]) for record in records]  # b64decode, unchecked
+    # KPL aggregates that reached us whole: for reingest-errors (Firehose splits those
+    # of a Kinesis source itself)
+    deferred = [i for i, d in enumerate(data) if d.startswith(MAGIC) and is_aggregate(d)]
+    skip = set(deferred)
+    decoded_at = [i for i in range(len(records)) if i not in skip]  # each payload's record
+    payloads = [data[i] for i in decoded_at] if skip else data
 
     def origin(payload: int) -> RecordOrigin:
         return origin_of(KinesisFirehoseRecord(records[decoded_at[payload]]), stream_name)

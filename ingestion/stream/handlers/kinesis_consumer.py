@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
-    KinesisStreamEvent,
+    KinesisStreamEvent,  # noqa: F401 (callers of write_batch wrap their events with it)
     KinesisStreamRecord,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -86,10 +86,13 @@ class UserRecords:
 
 def user_records_of(records: list[dict[str, Any]]) -> UserRecords:
     """Decode each record's data; split KPL aggregates (rare) with AWS's module."""
+    # what base64.b64decode does, without its checks
+    payloads = [a2b_base64(record["kinesis"]["data"]) for record in records]
+    if not any(data.startswith(MAGIC) for data in payloads):  # the usual batch
+        return UserRecords(records, payloads, list(range(len(records))), [0] * len(records))
     users = UserRecords(records)
-    for i, record in enumerate(records):
+    for i, (record, data) in enumerate(zip(records, payloads, strict=True)):
         kinesis = record["kinesis"]
-        data = a2b_base64(kinesis["data"])  # what base64.b64decode does, without its checks
         if not data.startswith(MAGIC):
             users.payloads.append(data)
             users.owners.append(i)
@@ -111,6 +114,14 @@ def write_batch(
     records: list[KinesisStreamRecord], config: settings.Settings, dynamodb: Any
 ) -> BatchOutcome:
     """Decode the batch's records and store their lines; what happened to each."""
+    return write_records([record.raw_event for record in records], config, dynamodb)
+
+
+def write_records(
+    records: list[dict[str, Any]], config: settings.Settings, dynamodb: Any
+) -> BatchOutcome:
+    """`write_batch` of the event's records as Lambda sends them (no Powertools wrapper
+    per record before the writes: on 500 records that is a tenth of the work)."""
     outcome = BatchOutcome()
     users, batch = decode(records, outcome)
     sequence_numbers = [
@@ -126,10 +137,10 @@ def write_batch(
 
 
 def decode(
-    records: list[KinesisStreamRecord], outcome: BatchOutcome
+    records: list[dict[str, Any]], outcome: BatchOutcome
 ) -> tuple[UserRecords, DecodedBatch]:
     """The batch's lines; the records that are not lines are counted and logged."""
-    users = user_records_of([record.raw_event for record in records])
+    users = user_records_of(records)
     batch = decode_batch(users.payloads, users.origin)
     for i, reason in users.broken:
         outcome.rejected += 1
@@ -147,8 +158,8 @@ def decode(
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    batch = list(KinesisStreamEvent(event).records)
-    outcome = write_batch(batch, settings.current(), settings.dynamodb())
+    batch: list[dict[str, Any]] = event["Records"]
+    outcome = write_records(batch, settings.current(), settings.dynamodb())
     metrics.add_metric(name="LinesStored", unit=MetricUnit.Count, value=outcome.stored)
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=outcome.rejected)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(outcome.failures))
