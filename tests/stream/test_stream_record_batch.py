@@ -13,16 +13,18 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import (
     KinesisFirehoseDataTransformationRecord,
     KinesisFirehoseDataTransformationRecordMetadata,
+    KinesisFirehoseEvent,
 )
 from support import parse_csv_lines
 
 from ingestion.contract.schema import SOURCE_COLUMNS
-from ingestion.stream.handlers.firehose_transform import answer
+from ingestion.stream.handlers.firehose_transform import answer, transform
 from ingestion.stream.items import _text_columns, _typed, line_item, line_writes
 from ingestion.stream.output import cleaned_json_lines
 from ingestion.stream.record_batch import decode_batch
 from ingestion.stream.records import RecordOrigin, StreamRecord, clean_records, decode_record
 from ingestion.stream.request_bodies import LineRejected
+from local_stack.events import KinesisRecordIn, firehose_event
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 AT = datetime(2011, 12, 9, 12, tzinfo=UTC)
@@ -177,3 +179,26 @@ def test_a_records_own_origin_is_asked_only_when_it_is_read_one_by_one(slice_lin
     decode_batch([*payloads[:3], b'{"InvoiceNo": "536365"}', *payloads[3:]], tracking)
     assert asked == [3]
     assert {c for c in SOURCE_COLUMNS} == set(decode_batch(payloads, origin).raw.column_names)
+
+
+def test_the_transformations_ok_answers_are_those_of_powertools(slice_lines):
+    rows = parse_csv_lines([HEADER, *slice_lines[1:21]])
+    rows[4]["Quantity"] = "six"  # a reject among them: answers placed by recordId
+    records = [
+        KinesisRecordIn(data, row["InvoiceNo"], str(1000 + i), AT, "shardId-000000000000")
+        for i, (row, data) in enumerate(zip(rows, envelopes(rows), strict=True))
+    ]
+    event = firehose_event([(f"r{i}", r) for i, r in enumerate(records)], "d", "s")
+    body, ok, failed = transform(KinesisFirehoseEvent(event), None)
+    assert (ok, failed) == (19, 1)
+    assert [a["recordId"] for a in body["records"]] == [f"r{i}" for i in range(20)]
+    for got in body["records"]:
+        keys = got.get("metadata", {}).get("partitionKeys")
+        metadata = KinesisFirehoseDataTransformationRecordMetadata(partition_keys=keys)
+        expected = KinesisFirehoseDataTransformationRecord(
+            record_id=got["recordId"],
+            result=got["result"],
+            data=got["data"],
+            metadata=metadata if keys else None,
+        ).asdict()
+        assert got == expected and (keys is not None) == (got["result"] == "Ok")

@@ -116,13 +116,24 @@ def transform_counted(
 
     batch = decode_batch(payloads, origin)
     cleaned = clean_batch(batch.raw, batch.lineage)
-    answers: list[dict[str, Any] | None] = [None] * len(records)
     lines = cleaned_json_lines(cleaned.landed)
-    keys = partition_keys(cleaned.landed)
-    for row, line, partition in zip(cleaned.landed_positions, lines, keys, strict=True):
-        i = decoded_at[batch.positions[row]]
-        data = b2a_base64(line, newline=False)
-        answers[i] = answer(records[i]["recordId"], "Ok", data, partition)
+    ok_at = [decoded_at[batch.positions[row]] for row in cleaned.landed_positions]
+    # `answer(...)` of each line, written out: a call a record is a tenth of the work left
+    ok = [
+        {
+            "recordId": records[i]["recordId"],
+            "result": "Ok",
+            "data": b2a_base64(line, newline=False).decode("ascii"),
+            "metadata": {"partitionKeys": keys},
+        }
+        for i, line, keys in zip(ok_at, lines, partition_keys(cleaned.landed), strict=True)
+    ]
+    answers: list[dict[str, Any] | None] = [None] * len(records)
+    if len(ok) == len(records):  # the usual batch: every record Ok, in order
+        answers = list(ok)
+    else:
+        for i, line_answer in zip(ok_at, ok, strict=True):
+            answers[i] = line_answer
 
     undecodable = [(decoded_at[j], error) for j, error in batch.errors]
     rejected = [decoded_at[batch.positions[p]] for p in cleaned.quarantined_positions]
