@@ -19,7 +19,8 @@ What is timed, per batch of real dataset lines in the envelope POST /invoices wr
             where the absolute figures do not.
 
 Each is timed as CPU seconds of this process (one core; the work is single-threaded)
-and wall-clock seconds, best of `--repeat` runs after one warm-up, and reported as
+and wall-clock seconds, best of `--repeat` runs after one warm-up (the three take
+turns, a run each per round, so load elsewhere weighs on them alike), and reported as
 records per second, as a ratio to the floor, and beside Kinesis' per-shard ingress
 limit of 1,000 records/s. The load average is printed before and after: CPU time is
 also inflated on a busy machine (shared caches and cores), so compare within a run.
@@ -105,15 +106,21 @@ def firehose_work(event: dict) -> int:
     return len(response["records"])
 
 
-def measure(work: Callable[[dict], int], event: dict, repeat: int) -> tuple[float, float]:
-    work(event)  # warm-up: imports, first Arrow kernels
-    best_cpu = best_wall = float("inf")
+def measure(
+    work: dict[str, Callable[[dict], int]], events: dict[str, dict], repeat: int
+) -> dict[str, tuple[float, float]]:
+    """Best CPU and wall seconds of each work. The works take turns, one run each per
+    round, so that a burst of load elsewhere weighs on all of them alike."""
+    for name, run in work.items():
+        run(events[name])  # warm-up: imports, first Arrow kernels
+    best = {name: (float("inf"), float("inf")) for name in work}
     for _ in range(repeat):
-        cpu, wall = time.process_time(), time.perf_counter()
-        work(event)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-        best_wall = min(best_wall, time.perf_counter() - wall)
-    return best_cpu, best_wall
+        for name, run in work.items():
+            cpu, wall = time.process_time(), time.perf_counter()
+            run(events[name])
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
+    return best
 
 
 def _load() -> str:
@@ -145,11 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         f"  {'handler':<10}{'records/s (CPU)':>17}{'records/s (wall)':>18}"
         f"{'x floor (CPU)':>15}{'x shard limit':>15}"
     )
-    floor = None
-    for name, event in events.items():
-        cpu, wall = measure(work[name], event, args.repeat)
+    best = measure(work, events, args.repeat)
+    floor = args.batch / best["floor"][0]
+    for name, (cpu, wall) in best.items():
         per_cpu, per_wall = args.batch / cpu, args.batch / wall
-        floor = floor or per_cpu
         print(
             f"  {name:<10}{per_cpu:>17,.0f}{per_wall:>18,.0f}{per_cpu / floor:>14,.2f}x"
             f"{per_cpu / SHARD_INGRESS_RECORDS_PER_SECOND:>14,.1f}x"
