@@ -10,6 +10,7 @@ stream batch of 500 lines each such call costs about what a line's cleaning does
 
 from __future__ import annotations
 
+import itertools
 import struct
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +60,13 @@ def with_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
     ):
         return table.cast(schema)  # converts, or raises as it always did
     return pa.Table.from_arrays(table.columns, schema=schema)
+
+
+def split(array: pa.Array, lengths: list[int]) -> list[pa.Array]:
+    """`array` cut into consecutive slices of these lengths (zero-copy): what was
+    concatenated to go through a compute call once, given back piece by piece."""
+    starts = itertools.accumulate(lengths, initial=0)
+    return [array.slice(start, n) for start, n in zip(starts, lengths, strict=False)]
 
 
 def int64_range(start: int, count: int) -> pa.Array:
