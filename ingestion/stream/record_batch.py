@@ -112,7 +112,8 @@ def _envelopes(payloads: Sequence[bytes]) -> pa.Table | None:
     ):
         return None
     try:
-        joined.decode("utf-8")  # Arrow's reader does not check; decode_record does
+        if not joined.isascii():  # ASCII is UTF-8; the check is a fraction of decoding
+            joined.decode("utf-8")  # Arrow's reader does not check; decode_record does
         table = pa_json.read_json(
             pa.BufferReader(joined),
             read_options=pa_json.ReadOptions(
