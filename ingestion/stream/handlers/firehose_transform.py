@@ -118,7 +118,7 @@ def transform_counted(
     cleaned = clean_batch(batch.raw, batch.lineage)
     lines = cleaned_json_lines(cleaned.landed)
     ok_at = [decoded_at[batch.positions[row]] for row in cleaned.landed_positions]
-    # `answer(...)` of each line, written out: a call a record is a tenth of the work left
+    # `answer(...)` of each line, written out in one comprehension (no call per record)
     ok = [
         {
             "recordId": records[i]["recordId"],
@@ -171,9 +171,9 @@ def answer(
     record_id: str, result: str, data: str | bytes, partition: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """One record's answer, as Powertools' `KinesisFirehoseDataTransformationRecord(...)
-    .asdict()` gives it (a test holds them equal), built directly: the dataclass and its
-    metadata's cost a few microseconds a record, a third of the whole budget.
-    `data` is base64, as text or as its ASCII bytes."""
+    .asdict()` gives it (a test holds them equal), built directly: the two dataclasses
+    and their asdict() cost over a microsecond a record, a tenth of the 10 µs a record
+    that 100,000 records/s allows. `data` is base64, as text or as its ASCII bytes."""
     record: dict[str, Any] = {
         "recordId": record_id,
         "result": result,

@@ -121,7 +121,7 @@ def write_records(
     records: list[dict[str, Any]], config: settings.Settings, dynamodb: Any
 ) -> BatchOutcome:
     """`write_batch` of the event's records as Lambda sends them (no Powertools wrapper
-    per record before the writes: on 500 records that is a tenth of the work)."""
+    per record before the writes: about 5% of the work on a batch of 500)."""
     outcome = BatchOutcome()
     users, batch = decode(records, outcome)
     sequence_numbers = [
