@@ -19,7 +19,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.contract.scalars import const, empty_table
+from ingestion.contract.scalars import as_type, const, empty_table, split, with_schema
 from ingestion.contract.schema import (
     COLUMN_NAMES,
     INVOICE_LINE_SCHEMA,
@@ -142,6 +142,12 @@ class _Rule:
     reason: pa.Array  # string; null where the value passed
 
 
+def _texts(columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """`_text` of each column (the rules' input), in one call a step for all of them."""
+    whole = _text(pa.concat_arrays(list(columns.values())))
+    return dict(zip(columns, split(whole, [len(c) for c in columns.values()]), strict=True))
+
+
 def _text(values: pa.Array) -> pa.Array:
     """Trimmed text, with empty strings as null."""
     trimmed = pc.utf8_trim_whitespace(values)
@@ -154,9 +160,9 @@ def _quote(values: pa.Array) -> pa.Array:
 
 def _fails(failed: pa.Array, values: pa.Array, message: str) -> pa.Array:
     """`message: 'value'` where `failed` is true, else null."""
-    failed = pc.fill_null(failed, _FALSE)
-    if not pc.any(failed).as_py():
+    if not pc.any(failed).as_py():  # a null is not a failure: any() skips it
         return pa.nulls(len(values), pa.string())  # the usual case, at no cost
+    failed = pc.fill_null(failed, _FALSE)
     text = pc.binary_join_element_wise(message, _quote(values), ": ")
     return pc.if_else(failed, text, pa.scalar(None, pa.string()))
 
@@ -168,23 +174,22 @@ def _required(values: pa.Array) -> pa.Array:
 
 
 def _first_reason(*reasons: pa.Array) -> pa.Array:
-    return pc.coalesce(*reasons)
+    found = [r for r in reasons if r.null_count < len(r)] or [reasons[0]]  # usually none
+    return pc.coalesce(*found) if len(found) > 1 else found[0]
 
 
-def _invoice_no(raw: pa.Array) -> _Rule:
-    text = _text(raw)
+def _invoice_no(text: pa.Array) -> _Rule:
     bad = pc.invert(pc.match_substring_regex(text, _INVOICE_NO))
     message = "is not an invoice number (digits, optionally after one letter such as C or A)"
     return _Rule(text, _first_reason(_required(text), _fails(bad, text, message)))
 
 
-def _required_text(raw: pa.Array) -> _Rule:
-    text = _text(raw)
+def _required_text(text: pa.Array) -> _Rule:
     return _Rule(text, _required(text))
 
 
-def _optional_text(raw: pa.Array) -> _Rule:
-    return _Rule(_text(raw), pa.nulls(len(raw), pa.string()))
+def _optional_text(text: pa.Array) -> _Rule:
+    return _Rule(text, pa.nulls(len(text), pa.string()))
 
 
 def _without_zero_fraction(text: pa.Array) -> pa.Array:
@@ -194,8 +199,7 @@ def _without_zero_fraction(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(text, _TRAILING_ZERO_FRACTION, "")
 
 
-def _quantity(raw: pa.Array) -> _Rule:
-    text = _text(raw)
+def _quantity(text: pa.Array) -> _Rule:
     ok = pc.fill_null(pc.match_substring_regex(text, _WHOLE_NUMBER), _FALSE)
     digits = _without_zero_fraction(text)
     as_int64 = pc.cast(pc.if_else(ok, digits, _NULL_TEXT), pa.int64())
@@ -209,10 +213,9 @@ def _quantity(raw: pa.Array) -> _Rule:
     return _Rule(values, reason)
 
 
-def _invoiced_at(raw: pa.Array, counts: dict[str, int], rows: pa.Array | None = None) -> _Rule:
+def _invoiced_at(text: pa.Array, counts: dict[str, int], rows: pa.Array | None = None) -> _Rule:
     """`rows`: each line's position in `raw` where `raw` holds distinct values, so that
     `counts` counts lines, not values, per layout."""
-    text = _text(raw)
     parsed = pa.nulls(len(text), pa.timestamp("us"))
     for name, layout in DATE_FORMATS:
         if not pc.any(pc.and_(pc.is_valid(text), pc.is_null(parsed))).as_py():
@@ -231,8 +234,7 @@ def _invoiced_at(raw: pa.Array, counts: dict[str, int], rows: pa.Array | None = 
     return _Rule(parsed, reason)
 
 
-def _unit_price(raw: pa.Array) -> _Rule:
-    text = _text(raw)
+def _unit_price(text: pa.Array) -> _Rule:
     ok = pc.fill_null(pc.match_substring_regex(text, _PRICE), _FALSE)
     values = pc.cast(pc.if_else(ok, text, _NULL_TEXT), UNIT_PRICE_TYPE)
     reason = _first_reason(
@@ -242,18 +244,15 @@ def _unit_price(raw: pa.Array) -> _Rule:
     return _Rule(values, reason)
 
 
-def _customer_id(raw: pa.Array) -> _Rule:
+def _customer_id(text: pa.Array) -> _Rule:
     # Absent customers stay null: they are guest checkouts, not a customer called 'unknown'.
-    text = _text(raw)
     bad = pc.invert(pc.match_substring_regex(text, _CUSTOMER_ID))
     return _Rule(_without_zero_fraction(text), _fails(bad, text, "is not a numeric customer id"))
 
 
-def _distinct(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
-    """A column as its distinct values (nulls among them) and each row's index into them."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return pc.dictionary_encode(column.cast(pa.string()), null_encoding="encode")
+def _distinct(column: pa.Array) -> pa.DictionaryArray:
+    """A text column as its distinct values (nulls among them) and each row's index."""
+    return pc.dictionary_encode(column, null_encoding="encode")
 
 
 def _spread(values: pa.Array, encoded: pa.DictionaryArray, raw: pa.Array) -> pa.Array:
@@ -279,9 +278,9 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
     missing = [c for c in SOURCE_COLUMNS if c not in raw.column_names]
     if missing:
         raise OnlineRetailError(f"the raw batch lacks columns {', '.join(missing)}")
-    col = {c: raw.column(c).combine_chunks().cast(pa.string()) for c in SOURCE_COLUMNS}
+    col = {c: as_type(raw.column(c).combine_chunks(), pa.string()) for c in SOURCE_COLUMNS}
     encoded = {c: _distinct(col[c]) for c in SOURCE_COLUMNS}
-    distinct = {c: encoded[c].dictionary for c in SOURCE_COLUMNS}
+    distinct = _texts({c: encoded[c].dictionary for c in SOURCE_COLUMNS})  # trimmed
 
     date_formats: dict[str, int] = {}
     date_rows = encoded["InvoiceDate"].indices
@@ -321,7 +320,7 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
         }
     ).select(INVOICE_LINE_SCHEMA.names)
     if reason.null_count == n:  # the usual batch: nothing to set aside
-        return CleanResult(landed.cast(INVOICE_LINE_SCHEMA), EMPTY_QUARANTINE,
+        return CleanResult(with_schema(landed, INVOICE_LINE_SCHEMA), EMPTY_QUARANTINE,
                            date_formats)  # fmt: skip
 
     rejected = pc.invert(passed)
@@ -335,7 +334,7 @@ def clean_batch(raw: pa.Table, lineage: Lineage) -> CleanResult:
         reasons=reason.filter(rejected),
         raw_records=_raw_records(raw.filter(rejected)),
     )
-    landed = landed.filter(passed).cast(INVOICE_LINE_SCHEMA)
+    landed = with_schema(landed.filter(passed), INVOICE_LINE_SCHEMA)
     return CleanResult(landed, quarantined, date_formats, passed)
 
 

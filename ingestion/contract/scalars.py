@@ -4,10 +4,13 @@
 pandas whether the value is one of pandas' own: pyarrow imports pandas for that (about
 half a second of CPU) in a process that never uses it, such as the batch job. These
 scalars are made without the question, so a clean file's path imports no pandas.
+Beside them, casts that skip the compute call where there is nothing to convert: on a
+stream batch of 500 lines each such call costs about what a line's cleaning does.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +44,29 @@ def const(value: str | int | bool | datetime | None, type_: pa.DataType) -> pa.S
 def empty_table(schema: pa.Schema) -> pa.Table:
     """`schema.empty_table()`, which would ask pandas too."""
     return pa.table({f.name: pa.nulls(0, f.type) for f in schema}, schema=schema)
+
+
+def as_type(column: pa.Array, type_: pa.DataType) -> pa.Array:
+    """`column.cast(type_)`, without the compute call where it has the type already."""
+    return column if column.type == type_ else column.cast(type_)
+
+
+def with_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table.cast(schema)`, only setting the schema (no compute call per column) where
+    the columns have its types already and none it says is not null has a null."""
+    if table.schema.names != schema.names or any(
+        c.type != f.type or (not f.nullable and c.null_count)
+        for c, f in zip(table.columns, schema, strict=True)
+    ):
+        return table.cast(schema)  # converts, or raises as it always did
+    return pa.Table.from_arrays(table.columns, schema=schema)
+
+
+def split(array: pa.Array, lengths: list[int]) -> list[pa.Array]:
+    """`array` cut into consecutive slices of these lengths (zero-copy): what was
+    concatenated to go through a compute call once, given back piece by piece."""
+    starts = itertools.accumulate(lengths, initial=0)
+    return [array.slice(start, n) for start, n in zip(starts, lengths, strict=False)]
 
 
 def int64_range(start: int, count: int) -> pa.Array:

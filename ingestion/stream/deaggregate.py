@@ -27,6 +27,8 @@ import aws_kinesis_agg
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 from aws_kinesis_agg.messages_pb2 import AggregatedRecord
 
+MAGIC: bytes = aws_kinesis_agg.MAGIC  # how every aggregate starts (then its digest tells)
+
 
 class BrokenAggregate(ValueError):
     """A record that carries the KPL's magic and digest but cannot be split whole."""

@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ingestion.contract.cleaning import clean_batch
 from ingestion.errors import OnlineRetailError
 from ingestion.stream.items import (
     CUSTOMERS_KEY,
@@ -36,7 +37,7 @@ from ingestion.stream.items import (
     invoice_summaries,
     line_writes,
 )
-from ingestion.stream.records import StreamRecord, clean_records
+from ingestion.stream.record_batch import DecodedBatch
 
 BATCH_WRITE_MAX, ATTEMPTS = 25, 6
 SUMMARY_WORKERS = 8
@@ -52,28 +53,35 @@ class BatchOutcome:
     failures: dict[str, OnlineRetailError] = field(default_factory=dict)  # by sequence number
 
 
+def line_writes_of(batch: DecodedBatch, outcome: BatchOutcome) -> list[LineWrite]:
+    """Clean the batch's lines and note those that fail the contract in `outcome`; the
+    items of the others, each with its row in the batch (the work before any call)."""
+    cleaned = clean_batch(batch.raw, batch.lineage)
+    rejected = cleaned.quarantined
+    outcome.rejected += rejected.num_rows
+    outcome.rejections += zip(
+        rejected["event_id"].to_pylist(), rejected["reason"].to_pylist(), strict=True
+    )
+    return line_writes(cleaned.landed, cleaned.landed_positions)
+
+
 def store_records(
-    records: Sequence[StreamRecord],
+    batch: DecodedBatch,
     sequence_numbers: Sequence[str],
     tables: dict[str, str],
     dynamodb: Any,
     outcome: BatchOutcome,
 ) -> BatchOutcome:
-    """Clean `records` (the decodable records of a batch, with their sequence numbers),
-    store their valid lines and note, by sequence number, each record whose write failed."""
-    cleaned = clean_records(records)
-    for position, reason in zip(
-        cleaned.quarantined_positions, cleaned.quarantined["reason"].to_pylist(), strict=True
-    ):
-        outcome.rejected += 1
-        outcome.rejections.append((records[position].event_id, reason))
-
-    writes = line_writes(cleaned.landed, cleaned.landed_positions)
+    """Clean the lines of `batch` (the decodable records of a Kinesis batch, with each
+    row's sequence number), store the valid ones and note, by sequence number, each
+    record whose write failed."""
+    writes = line_writes_of(batch, outcome)
     failed = store(writes, tables, dynamodb, outcome)
     outcome.stored = len(writes) - len(failed)
+    event_ids = batch.lineage.event_ids.to_pylist() if failed else []
     outcome.failures = {
         sequence_numbers[p]: OnlineRetailError(
-            f"record {sequence_numbers[p]} (event {records[p].event_id}): {reason}"
+            f"record {sequence_numbers[p]} (event {event_ids[p]}): {reason}"
         )
         for p, reason in sorted(failed.items())
     }

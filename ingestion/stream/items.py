@@ -30,11 +30,14 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from ingestion.contract.scalars import const
+from ingestion.stream.output import timestamp_text
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,7 @@ def customer_key(customer_id: str | None, invoice_no: str) -> str:
     return guest_key(invoice_no)
 
 
-@dataclass(frozen=True)
-class LineWrite:
+class LineWrite(NamedTuple):
     """One line's item and the batch position of the record it came from."""
 
     item: dict[str, Any]  # low-level shape
@@ -104,20 +106,58 @@ class LineWrite:
         return self.invoice_no, str(self.item[INVOICES_KEY.sort]["S"])
 
 
-def _text_columns(landed: pa.Table) -> dict[str, list[Any]]:
+# Columns of an item, in its attributes' order (see `line_writes`).
+_ITEM_COLUMNS = (
+    "invoice_no",
+    "event_id",
+    "stock_code",
+    "description",
+    "quantity",
+    "unit_price",
+    "invoiced_at",
+    "customer_id",
+    "country",
+    "source_file",
+    "source_line_number",
+)
+_UNIQUE = ("event_id", "source_line_number")  # one value a line: nothing to share
+_TEXT_COLUMNS = ("invoice_no", "event_id", "stock_code", "description", "customer_id",
+                 "country", "source_file")  # fmt: skip
+_NAMES_BYTES = sum(len(name) for name in (INVOICES_KEY.partition, INVOICES_KEY.sort,
+    "StockCode", "Description", "Quantity", "UnitPrice", "InvoiceDate", "CustomerID",
+    "Country", "SourceFile", "SourceLineNumber"))  # fmt: skip
+# Arrow constants (a plain Python value in a compute call makes pyarrow import pandas).
+_FIXED_BOUND = const(_NAMES_BYTES + len("YYYY-MM-DDTHH:MM:SS") + 3 * 12, pa.int32())
+_UNKNOWN = const(UNKNOWN_CUSTOMER, pa.string())
+_BUDGET = const(LINE_ITEM_BUDGET_BYTES, pa.int32())
+
+
+def _text_columns(landed: pa.Table) -> dict[str, pa.Array]:
+    """The columns of `line_item`'s values, as text (numbers as their text)."""
     return {
-        "event_id": landed["event_id"].to_pylist(),
-        "invoice_no": landed["invoice_no"].to_pylist(),
-        "stock_code": landed["stock_code"].to_pylist(),
-        "description": landed["description"].to_pylist(),
-        "quantity": landed["quantity"].to_pylist(),
-        "invoiced_at": pc.strftime(landed["invoiced_at"], format="%Y-%m-%dT%H:%M:%S").to_pylist(),
-        "unit_price": pc.cast(landed["unit_price"], pa.string()).to_pylist(),
-        "customer_id": landed["customer_id"].to_pylist(),
-        "country": landed["country"].to_pylist(),
-        "source_file": landed["source_file"].to_pylist(),
-        "source_line_number": landed["source_line_number"].to_pylist(),
+        "event_id": landed["event_id"].combine_chunks(),
+        "invoice_no": landed["invoice_no"].combine_chunks(),
+        "stock_code": landed["stock_code"].combine_chunks(),
+        "description": landed["description"].combine_chunks(),
+        "quantity": pc.cast(landed["quantity"], pa.string()).combine_chunks(),
+        "invoiced_at": timestamp_text(landed["invoiced_at"].combine_chunks(), "%Y-%m-%dT%H:%M:%S"),
+        "unit_price": pc.cast(landed["unit_price"], pa.string()).combine_chunks(),
+        "customer_id": pc.fill_null(landed["customer_id"], _UNKNOWN).combine_chunks(),
+        "country": landed["country"].combine_chunks(),
+        "source_file": landed["source_file"].combine_chunks(),
+        "source_line_number": pc.cast(landed["source_line_number"], pa.string()).combine_chunks(),
     }
+
+
+def _attribute_values(text: pa.Array, kind: str, repeats: bool) -> list[dict[str, Any]]:
+    """`{kind: value}` of each row. Where values repeat (a country, a date, a price), each
+    distinct value's is made once and shared by its rows: items are only read (by boto3,
+    to send them), never changed in place."""
+    if not repeats:
+        return [{kind: v} for v in text.to_pylist()]
+    encoded = text.dictionary_encode(null_encoding="encode")
+    distinct = [{kind: v} for v in encoded.dictionary.to_pylist()]
+    return [distinct[i] for i in encoded.indices.to_pylist()]
 
 
 def serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -156,12 +196,79 @@ def line_item(v: dict[str, Any]) -> dict[str, Any]:
 
 
 def line_writes(landed: pa.Table, positions: Sequence[int]) -> list[LineWrite]:
-    """One item per landed line (INVOICE_LINE_SCHEMA), with its record's batch position."""
+    """One item per landed line (INVOICE_LINE_SCHEMA), with its record's batch position.
+
+    The items are built from the columns as text, in the low-level shape `line_item`
+    gives through boto3's TypeSerializer (which cost more than everything else the
+    consumer does): a number's text is the column's own, as `str(Decimal(...))` would
+    print it. Only a line whose item may be over `LINE_ITEM_BUDGET_BYTES` (client text of
+    kilobytes) goes through `line_item`, which cuts it to fit."""
+    if not landed.num_rows:
+        return []
     columns = _text_columns(landed)
-    return [
-        LineWrite(line_item({name: values[row] for name, values in columns.items()}), position)
-        for row, position in enumerate(positions)
+    big = _maybe_over_budget(landed)
+    # Each attribute's values column by column, then one dict per row: a fraction of the
+    # time of nested dicts built row by row.
+    wrap = [
+        _attribute_values(columns[name], kind, name not in _UNIQUE)
+        for name, kind in zip(_ITEM_COLUMNS, "SSSSNNSSSSN", strict=True)
     ]
+    writes = [
+        LineWrite(
+            {
+                INVOICES_KEY.partition: invoice,
+                INVOICES_KEY.sort: event_id,
+                "StockCode": stock_code,
+                "Description": description,
+                "Quantity": quantity,
+                "UnitPrice": price,
+                "InvoiceDate": invoiced_at,
+                "CustomerID": customer,
+                "Country": country,
+                "SourceFile": source_file,
+                "SourceLineNumber": line_number,
+            },
+            position,
+        )
+        for position, invoice, event_id, stock_code, description, quantity, price,
+        invoiced_at, customer, country, source_file, line_number in zip(
+            positions, *wrap, strict=True
+        )
+    ]  # fmt: skip
+    if landed["description"].null_count:
+        for write in writes:
+            if write.item["Description"]["S"] is None:
+                del write.item["Description"]  # no attribute for no value, as serialize()
+    for row in big:
+        values = {name: columns[name][row].as_py() for name in _ITEM_COLUMNS}
+        writes[row] = LineWrite(line_item(_typed(values)), writes[row].position)
+    return writes
+
+
+def _maybe_over_budget(landed: pa.Table) -> list[int]:
+    """The rows whose item may be over LINE_ITEM_BUDGET_BYTES, by an upper bound of its
+    size: its names, its texts' bytes and 12 bytes a number. First for the batch at once
+    (every text as long as the longest: nearly always far under), then row by row."""
+    texts = [landed[name].combine_chunks() for name in _TEXT_COLUMNS]
+    longest = pc.max(pc.binary_length(pa.concat_arrays(texts))).as_py() or 0
+    if _FIXED_BOUND.as_py() + len(texts) * max(longest, len(UNKNOWN_CUSTOMER)) <= (
+        LINE_ITEM_BUDGET_BYTES
+    ):
+        return []
+    bound = _FIXED_BOUND
+    for text in texts:
+        bound = pc.add(bound, pc.binary_length(pc.fill_null(text, _UNKNOWN)))
+    return pc.indices_nonzero(pc.greater(bound, _BUDGET)).to_pylist()
+
+
+def _typed(text: dict[str, Any]) -> dict[str, Any]:
+    """`_text_columns` values as `line_item` takes them (numbers as numbers; a guest's
+    customer id is UNKNOWN_CUSTOMER, which `line_item` writes for none too)."""
+    return {
+        **text,
+        "quantity": int(text["quantity"]),
+        "source_line_number": int(text["source_line_number"]),
+    }
 
 
 def invoice_summaries(invoice_no: str, lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

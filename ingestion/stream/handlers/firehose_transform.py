@@ -25,42 +25,32 @@ and some events (AWS SAM CLI's samples) have no `deliveryStreamArn` either.
 
 from __future__ import annotations
 
-import base64
 import os
+from binascii import a2b_base64, b2a_base64
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import (
-    KinesisFirehoseDataTransformationRecord,
-    KinesisFirehoseDataTransformationRecordMetadata,
-    KinesisFirehoseDataTransformationResponse,
-    KinesisFirehoseEvent,
-)
+from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent
 from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
     KinesisFirehoseRecord,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ingestion.contract.cleaning import clean_batch
 from ingestion.lake import Lake
 from ingestion.stream import settings
-from ingestion.stream.deaggregate import is_aggregate
+from ingestion.stream.deaggregate import MAGIC, is_aggregate
 from ingestion.stream.output import (
     cleaned_json_lines,
     partition_keys,
     quarantine_key,
     write_parquet,
 )
-from ingestion.stream.records import (
-    RecordOrigin,
-    StreamRecord,
-    clean_records,
-    decode_record,
-    undecodable_quarantine,
-)
-from ingestion.stream.request_bodies import LineError, LineRejected
+from ingestion.stream.record_batch import decode_batch
+from ingestion.stream.records import RecordOrigin, undecodable_quarantine
 
 logger = Logger(service="online-retail-firehose-transform")
 metrics = Metrics(
@@ -111,37 +101,43 @@ def transform_counted(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The response for `event`, and its counts by result. Rejects are written to the
     quarantine zone of `lake` (None: do not write, as in the benchmark)."""
-    records = list(event.records)
+    records: list[dict[str, Any]] = event.raw_event.get("records") or []
     stream_name = stream_name_of(event.raw_event, default_stream)
-    decoded: list[StreamRecord] = []
-    decoded_at: list[int] = []  # position of each decoded record in `records`
-    undecodable: list[tuple[int, LineError]] = []
-    deferred: list[int] = []  # aggregates that reached us whole: for reingest-errors
-    for i, record in enumerate(records):
-        data = record.data_as_bytes
-        if is_aggregate(data):
-            deferred.append(i)
-            continue
-        try:
-            decoded.append(decode_record(data, origin_of(record, stream_name)))
-            decoded_at.append(i)
-        except LineRejected as e:
-            undecodable.append((i, e.error))
+    data = [a2b_base64(record["data"]) for record in records]  # b64decode, unchecked
+    # KPL aggregates that reached us whole: for reingest-errors (Firehose splits those
+    # of a Kinesis source itself)
+    deferred = [i for i, d in enumerate(data) if d.startswith(MAGIC) and is_aggregate(d)]
+    skip = set(deferred)
+    decoded_at = [i for i in range(len(records)) if i not in skip]  # each payload's record
+    payloads = [data[i] for i in decoded_at] if skip else data
 
-    cleaned = clean_records(decoded)
-    answers: list[KinesisFirehoseDataTransformationRecord | None] = [None] * len(records)
+    def origin(payload: int) -> RecordOrigin:
+        return origin_of(KinesisFirehoseRecord(records[decoded_at[payload]]), stream_name)
+
+    batch = decode_batch(payloads, origin)
+    cleaned = clean_batch(batch.raw, batch.lineage)
     lines = cleaned_json_lines(cleaned.landed)
-    keys = partition_keys(cleaned.landed)
-    for position, line, partition in zip(cleaned.landed_positions, lines, keys, strict=True):
-        i = decoded_at[position]
-        answers[i] = KinesisFirehoseDataTransformationRecord(
-            record_id=records[i].record_id,
-            result="Ok",
-            data=base64.b64encode(line).decode("ascii"),
-            metadata=KinesisFirehoseDataTransformationRecordMetadata(partition_keys=partition),
-        )
+    ok_at = [decoded_at[batch.positions[row]] for row in cleaned.landed_positions]
+    # `answer(...)` of each line, written out in one comprehension (no call per record)
+    ok = [
+        {
+            "recordId": records[i]["recordId"],
+            "result": "Ok",
+            "data": b2a_base64(line, newline=False).decode("ascii"),
+            "metadata": {"partitionKeys": keys},
+        }
+        for i, line, keys in zip(ok_at, lines, partition_keys(cleaned.landed), strict=True)
+    ]
+    answers: list[dict[str, Any] | None] = [None] * len(records)
+    if len(ok) == len(records):  # the usual batch: every record Ok, in order
+        answers = list(ok)
+    else:
+        for i, line_answer in zip(ok_at, ok, strict=True):
+            answers[i] = line_answer
 
-    rejected = [decoded_at[p] for p in cleaned.quarantined_positions] + [i for i, _ in undecodable]
+    undecodable = [(decoded_at[j], error) for j, error in batch.errors]
+    rejected = [decoded_at[batch.positions[p]] for p in cleaned.quarantined_positions]
+    rejected += [i for i, _ in undecodable]
     quarantined = bool(rejected) and _quarantine(
         lake,
         event.invocation_id,
@@ -150,7 +146,7 @@ def transform_counted(
                 cleaned.quarantined,
                 undecodable_quarantine(
                     [e for _, e in undecodable],
-                    [records[i].data_as_bytes for i, _ in undecodable],
+                    [payloads[j] for j, _ in batch.errors],
                     f"stream:{stream_name}",
                     datetime.now(UTC),
                 ),
@@ -161,19 +157,31 @@ def transform_counted(
     # (the original data), never lost and never held against the valid lines.
     reject_result = "Dropped" if quarantined else "ProcessingFailed"
     for i in rejected:
-        answers[i] = KinesisFirehoseDataTransformationRecord(
-            record_id=records[i].record_id, result=reject_result, data=records[i].data
-        )
+        answers[i] = answer(records[i]["recordId"], reject_result, records[i]["data"])
     for i in deferred:
-        answers[i] = KinesisFirehoseDataTransformationRecord(
-            record_id=records[i].record_id, result="ProcessingFailed", data=records[i].data
-        )
-    response = KinesisFirehoseDataTransformationResponse(records=[a for a in answers if a])
+        answers[i] = answer(records[i]["recordId"], "ProcessingFailed", records[i]["data"])
     # Firehose never invokes with no records, but an empty answer is still well formed.
-    body = response.asdict() if records else {"records": []}
+    body = {"records": [a for a in answers if a]}
     counts = {"Ok": len(lines), "Dropped": 0, "ProcessingFailed": len(deferred)}
     counts[reject_result] += len(rejected)
     return body, counts
+
+
+def answer(
+    record_id: str, result: str, data: str | bytes, partition: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One record's answer, as Powertools' `KinesisFirehoseDataTransformationRecord(...)
+    .asdict()` gives it (a test holds them equal), built directly: the two dataclasses
+    and their asdict() cost over a microsecond a record, a tenth of the 10 µs a record
+    that 100,000 records/s allows. `data` is base64, as text or as its ASCII bytes."""
+    record: dict[str, Any] = {
+        "recordId": record_id,
+        "result": result,
+        "data": data if isinstance(data, str) else data.decode("ascii"),
+    }
+    if partition is not None:
+        record["metadata"] = {"partitionKeys": partition}
+    return record
 
 
 def _quarantine(lake: Lake | None, invocation_id: str, rejects: pa.Table) -> bool:

@@ -17,6 +17,8 @@ reports each record by the outcome of its items.
 from __future__ import annotations
 
 import os
+from binascii import a2b_base64
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,14 +30,16 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
-    KinesisStreamEvent,
+    KinesisStreamEvent,  # noqa: F401 (callers of write_batch wrap their events with it)
     KinesisStreamRecord,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingestion.stream import settings
+from ingestion.stream.deaggregate import MAGIC, BrokenAggregate, user_records
 from ingestion.stream.item_store import BatchOutcome, store_records
-from ingestion.stream.records import RecordOrigin, StreamRecord, decode_kinesis_record
+from ingestion.stream.record_batch import DecodedBatch, decode_batch
+from ingestion.stream.records import RecordOrigin
 
 logger = Logger(service="online-retail-kinesis-consumer")
 metrics = Metrics(
@@ -51,35 +55,80 @@ def stream_name_of(event_source_arn: str) -> str:
     return event_source_arn.rsplit("/", 1)[-1]
 
 
+@dataclass
+class UserRecords:
+    """The user records of a batch's Kinesis records, in order (a KPL aggregate split
+    into its user records; its user records share its sequence number, so a failed
+    write retries the whole aggregate, harmlessly)."""
+
+    records: list[dict[str, Any]]  # the event's records, as Lambda sends them
+    payloads: list[bytes] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)  # each payload's record
+    subsequence_numbers: list[int] = field(default_factory=list)
+    broken: list[tuple[int, str]] = field(default_factory=list)  # aggregates: why unsplit
+
+    def origin(self, payload: int) -> RecordOrigin:
+        """What the transport says of a payload (built only where needed: for the
+        records read one by one and those that are not lines)."""
+        return self.record_origin(self.owners[payload], self.subsequence_numbers[payload])
+
+    def record_origin(self, index: int, subsequence_number: int = 0) -> RecordOrigin:
+        record = self.records[index]
+        kinesis = record["kinesis"]
+        return RecordOrigin(
+            stream_name=stream_name_of(record["eventSourceARN"]),
+            shard_id=record["eventID"].rsplit(":", 1)[0],  # eventID is shardId:sequenceNumber
+            sequence_number=kinesis["sequenceNumber"],
+            arrived_at=datetime.fromtimestamp(kinesis["approximateArrivalTimestamp"], tz=UTC),
+            subsequence_number=subsequence_number,
+        )
+
+
+def user_records_of(records: list[dict[str, Any]]) -> UserRecords:
+    """Decode each record's data; split KPL aggregates (rare) with AWS's module."""
+    # what base64.b64decode does, without its checks
+    payloads = [a2b_base64(record["kinesis"]["data"]) for record in records]
+    if not any(data.startswith(MAGIC) for data in payloads):  # the usual batch
+        return UserRecords(records, payloads, list(range(len(records))), [0] * len(records))
+    users = UserRecords(records)
+    for i, (record, data) in enumerate(zip(records, payloads, strict=True)):
+        kinesis = record["kinesis"]
+        if not data.startswith(MAGIC):
+            users.payloads.append(data)
+            users.owners.append(i)
+            users.subsequence_numbers.append(0)
+            continue
+        try:
+            split = user_records(data, kinesis["partitionKey"], kinesis["sequenceNumber"])
+        except BrokenAggregate as e:
+            users.broken.append((i, str(e)))
+            continue
+        for user in split:
+            users.payloads.append(user.data)
+            users.owners.append(i)
+            users.subsequence_numbers.append(user.subsequence_number)
+    return users
+
+
 def write_batch(
     records: list[KinesisStreamRecord], config: settings.Settings, dynamodb: Any
 ) -> BatchOutcome:
     """Decode the batch's records and store their lines; what happened to each."""
+    return write_records([record.raw_event for record in records], config, dynamodb)
+
+
+def write_records(
+    records: list[dict[str, Any]], config: settings.Settings, dynamodb: Any
+) -> BatchOutcome:
+    """`write_batch` of the event's records as Lambda sends them (no Powertools wrapper
+    per record before the writes: about 5% of the work on a batch of 500)."""
     outcome = BatchOutcome()
-    decoded: list[StreamRecord] = []
-    sequence_numbers: list[str] = []
-    for record in records:
-        origin = RecordOrigin(
-            stream_name=stream_name_of(record.event_source_arn),
-            shard_id=record.event_id.rsplit(":", 1)[0],  # eventID is shardId:sequenceNumber
-            sequence_number=record.kinesis.sequence_number,
-            arrived_at=datetime.fromtimestamp(record.kinesis.approximate_arrival_timestamp, tz=UTC),
-        )
-        # Lambda delivers a KPL aggregate whole: split it (its user records share the
-        # sequence number, so a failed write retries the whole aggregate, harmlessly).
-        data, key = record.kinesis.data_as_bytes(), record.kinesis.partition_key
-        for user in decode_kinesis_record(data, key, origin):
-            if user.record is not None:
-                decoded.append(user.record)
-                sequence_numbers.append(record.kinesis.sequence_number)
-                continue
-            outcome.rejected += 1
-            logger.info(
-                "not an invoice line",
-                extra={"event_id": user.origin.event_id, "reason": user.error.reason},
-            )
+    users, batch = decode(records, outcome)
+    sequence_numbers = [
+        users.records[users.owners[p]]["kinesis"]["sequenceNumber"] for p in batch.positions
+    ]
     tables = {"customer": config.customer_table, "invoice": config.invoice_table}
-    store_records(decoded, sequence_numbers, tables, dynamodb, outcome)
+    store_records(batch, sequence_numbers, tables, dynamodb, outcome)
     for event_id, reason in outcome.rejections:
         logger.info("line fails the contract", extra={"event_id": event_id, "reason": reason})
     for failure in outcome.failures.values():
@@ -87,11 +136,30 @@ def write_batch(
     return outcome
 
 
+def decode(
+    records: list[dict[str, Any]], outcome: BatchOutcome
+) -> tuple[UserRecords, DecodedBatch]:
+    """The batch's lines; the records that are not lines are counted and logged."""
+    users = user_records_of(records)
+    batch = decode_batch(users.payloads, users.origin)
+    for i, reason in users.broken:
+        outcome.rejected += 1
+        event_id = users.record_origin(i).event_id
+        logger.info("not an invoice line", extra={"event_id": event_id, "reason": reason})
+    for payload, error in batch.errors:
+        outcome.rejected += 1
+        logger.info(
+            "not an invoice line",
+            extra={"event_id": users.origin(payload).event_id, "reason": error.reason},
+        )
+    return users, batch
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    batch = list(KinesisStreamEvent(event).records)
-    outcome = write_batch(batch, settings.current(), settings.dynamodb())
+    batch: list[dict[str, Any]] = event["Records"]
+    outcome = write_records(batch, settings.current(), settings.dynamodb())
     metrics.add_metric(name="LinesStored", unit=MetricUnit.Count, value=outcome.stored)
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=outcome.rejected)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(outcome.failures))
