@@ -1,0 +1,238 @@
+"""The fault-injection suite (issue 10): `make faults`, and tests/faults/ in `make test`.
+
+For each fault of local_stack/fault_scenarios.py, one day of the dataset (plus bad lines
+and records to quarantine) goes through the whole stream path on moto's server with the
+fault injected; Firehose's error prefix is reingested (`make reingest-errors`, the
+documented operator step); the S3 lake is mirrored and dbt builds a warehouse from it.
+The same day goes once through the batch job and dbt. Then every line is looked for by
+its identity (local_stack/fault_ledger.py) and the marts are compared with the batch
+build's, to the penny. One table, one row per fault; exit 1 if any row fails.
+
+    python -m local_stack.fault_suite [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingestion.batch.dataset import SHIPPED_COPY
+from ingestion.batch.job import run_batch_job
+from ingestion.lake import Lake, land_file
+from ingestion.stream.reingest import reingest_errors
+from local_stack.dbt_build import dbt_process, finish, mart_tables
+from local_stack.fault_ledger import Row, count_row, render
+from local_stack.fault_scenarios import SCENARIOS, Armed, Scenario, put_direct, put_kpl, send_api
+from local_stack.faults import AwsFaults, TickingClock
+from local_stack.firehose import DESTINATION_BUFFER, MIB, Buffering
+from local_stack.fixtures import bad_lines, dataset_selection
+from local_stack.hops import count_hops
+from local_stack.lake_mirror import mirror
+from local_stack.stack import LocalStack
+
+DAY = "2011-06-17"  # 961 lines: cancellations, guests; small enough for ten dbt builds
+DATASET_KEY = "raw/online_retail/online_retail.csv.gz"
+INJECTED = 16  # bad inputs, of every kind fixtures.bad_lines makes
+# Firehose's buffering: the processor's 1 MiB default and the minimum S3 interval
+# (60 s, as the template allows with dynamic partitioning), on a clock that moves 30 s
+# a poll, so a day arrives in several invocations and several S3 objects.
+PROCESSOR = Buffering(1 * MIB, 60)
+DESTINATION = Buffering(DESTINATION_BUFFER.size_bytes, 60)
+SECONDS_A_POLL = 30.0
+DBT_RUN = ["build", "--quiet", "--exclude-resource-type", "test", "unit_test"]  # the tests: the counts
+
+
+def read_slice() -> tuple[str, list[str], list[str]]:
+    """The header, the day's lines and their event ids (the line's place in the file)."""
+    with gzip.open(SHIPPED_COPY, "rt", encoding="utf-8", newline="") as f:
+        lines = f.read().splitlines()
+    indexes = dataset_selection(lines, day=DAY, count=None)
+    return lines[0], [lines[i] for i in indexes], [f"{DATASET_KEY}:{i + 1}" for i in indexes]
+
+
+def start_moto() -> tuple[object, AwsFaults, str]:
+    """moto's server in-process, behind the fault middleware."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    faults = AwsFaults(server._server.app)
+    server._server.app = faults
+    host, port = server.get_host_and_port()
+    return server, faults, f"http://{host}:{port}"
+
+
+class Builds:
+    """dbt runs in the background, one at a time, beside the next scenario's replay."""
+
+    def __init__(self) -> None:
+        self.running: subprocess.Popen | None = None
+
+    def start(self, lake: Path, warehouse: Path, workdir: Path) -> None:
+        self.wait()
+        self.running = dbt_process(DBT_RUN, str(lake), str(warehouse), str(workdir))
+
+    def wait(self) -> None:
+        if self.running is not None:
+            finish(self.running)
+            self.running = None
+
+
+def replay(
+    scenario: Scenario,
+    aws: AwsFaults,
+    endpoint: str,
+    slice_: tuple[str, list[str], list[str]],
+    work: Path,
+    builds: Builds,
+) -> tuple[set[str], Armed, dict]:
+    """One scenario on fresh resources: send, drain, reingest, mirror; the ids sent."""
+    header, lines, ids = slice_
+    bad_csv, junk = bad_lines(INJECTED)
+    bad_ids = [f"fault-bad:{n}" for n in range(len(bad_csv))]
+    clock = TickingClock(SECONDS_A_POLL)
+    name = f"f{uuid.uuid4().hex[:8]}"
+    with LocalStack(
+        endpoint, name=name, processor_buffer=PROCESSOR, destination_buffer=DESTINATION
+    ) as stack:
+        stack.firehose.clock = clock
+        stack.firehose.poll = clock.ticking(stack.firehose.poll)
+        armed = Armed(stack, aws)
+        aws.arm(type(aws.plan)())
+        scenario.arm(armed, ids)
+        if scenario.kpl:
+            from local_stack.csv_bodies import Tally
+
+            rows = [dict(zip(header.split(","), r, strict=False)) for r in _csv(lines + bad_csv)]
+            sent_ids = put_kpl(stack, rows)
+            tally = Tally(requests=0, sent=len(rows), accepted=len(rows))
+        else:
+            tally = send_api(armed, header, [*lines, *bad_csv], [*ids, *bad_ids])
+            sent_ids = [*ids, *bad_ids]
+        sent_ids += put_direct(stack, junk)
+        stack.drain()
+        aws.arm(type(aws.plan)())  # the faults end; counting reads the services as they are
+        lake = work / "lake"
+        if armed.held is not None:
+            # the objects held back arrive after a first build of the warehouse
+            mirror(stack.lake, Lake(str(lake)))
+            builds.start(lake, work / "stream.duckdb", work)
+            builds.wait()
+            armed.held.release()
+        report = reingest_errors(stack.lake, stack.settings.stream_name)
+        armed.fired["reingested"] += report.records_in
+        hops = count_hops(stack, tally)
+        checks = {"hops": hops.reconciles(), "on_failure": _on_failure_ids(armed)}
+        checks["dynamodb"] = _dynamodb_ids(stack)
+        mirror(stack.lake, Lake(str(lake)))
+        builds.start(lake, work / "stream.duckdb", work)
+    return set(sent_ids), armed, checks
+
+
+def _csv(lines: Sequence[str]) -> list[list[str]]:
+    import csv
+
+    return list(csv.reader(lines))
+
+
+def _dynamodb_ids(stack: LocalStack) -> set[str]:
+    from ingestion.stream import settings
+    from ingestion.stream.items import line_id_of
+
+    pages = settings.dynamodb().get_paginator("scan")
+    return {
+        line_id_of(item)
+        for page in pages.paginate(TableName=stack.settings.invoice_table)
+        for item in page["Items"]
+    }
+
+
+def _on_failure_ids(armed: Armed) -> set[str]:
+    """The lines of the batches the mapping sent to its on-failure destination, read back
+    from the stream at the sequence numbers the destination holds, as an operator would
+    (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
+    import json
+
+    from ingestion.stream import settings
+    from local_stack.kinesis_mapping import ShardReader
+
+    ids = set()
+    for failure in armed.stack.mapping.stats.on_failure:
+        reader = ShardReader(
+            settings.kinesis(), armed.stack.settings.stream_name, failure["shardId"]
+        )
+        reader.seek(failure["startSequenceNumber"])
+        end = int(failure["endSequenceNumber"])
+        while batch := [r for r in reader.read(1000) if int(r.sequence_number) <= end]:
+            for r in batch:
+                try:
+                    ids.add(json.loads(r.data)["event_id"])
+                except (ValueError, KeyError, TypeError):  # not from the API
+                    ids.add(f"stream:{reader.stream_name}:{reader.shard_id}:{r.sequence_number}")
+            if int(batch[-1].sequence_number) >= end:
+                break
+    return ids
+
+
+def run_suite(
+    workdir: Path, scenarios: Sequence[Scenario] = SCENARIOS, say: Callable[[str], None] = print
+) -> list[Row]:
+    """Every scenario, then the counts and the marts against the batch build."""
+    started = time.monotonic()
+    slice_ = read_slice()
+    header, lines, _ = slice_
+    builds = Builds()
+    # the batch path, once: the day as a file, the batch job, dbt
+    source = workdir / "online_retail.csv.gz"
+    source.write_bytes(gzip.compress(("\n".join([header, *lines]) + "\n").encode()))
+    batch_lake = Lake(str(workdir / "batch" / "lake"))
+    run_batch_job(land_file(str(source), batch_lake), batch_lake)
+    builds.start(workdir / "batch" / "lake", workdir / "batch" / "batch.duckdb", workdir / "batch")
+    say(f"faults: {len(lines):,} lines of {DAY} + {INJECTED} bad inputs, {len(scenarios)} runs")
+    server, aws, endpoint = start_moto()
+    runs = []
+    try:
+        for i, scenario in enumerate(scenarios):
+            work = workdir / f"fault-{i}"
+            t0 = time.monotonic()
+            sent, armed, checks = replay(scenario, aws, endpoint, slice_, work, builds)
+            runs.append((scenario, work, sent, armed.counters(), checks, armed.poison))
+            say(f"  {scenario.name}: replayed in {time.monotonic() - t0:.1f}s")
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+        builds.wait()
+    batch_marts = mart_tables(str(workdir / "batch" / "batch.duckdb"))
+    rows = [
+        count_row(scenario, work, sent, fired, checks, poison, batch_marts)
+        for scenario, work, sent, fired, checks, poison in runs
+    ]
+    say(f"  {time.monotonic() - started:.0f}s in all")
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_stack.fault_suite")
+    parser.add_argument("--workdir", type=Path, help="keep the lakes and warehouses here")
+    parser.add_argument("--only", help="run the faults whose name contains this")
+    args = parser.parse_args(argv)
+    scenarios = [s for s in SCENARIOS if not args.only or args.only in s.name]
+    with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        rows = run_suite(workdir, scenarios)
+    print("\n".join(render(rows)))
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
