@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -27,15 +29,18 @@ from ingestion.batch.dataset import SHIPPED_COPY
 from ingestion.batch.job import run_batch_job
 from ingestion.lake import Lake, land_file
 from ingestion.stream.reingest import reingest_errors
+from local_stack import fault_server
 from local_stack.dbt_build import dbt_process, finish, mart_tables
 from local_stack.fault_ledger import Row, count_row, render
 from local_stack.fault_scenarios import SCENARIOS, Armed, Scenario, put_direct, put_kpl, send_api
-from local_stack.faults import AwsFaults, TickingClock
+from local_stack.fault_server import RemoteFaults
+from local_stack.faults import FaultPlan, TickingClock
 from local_stack.firehose import DESTINATION_BUFFER, MIB, Buffering
 from local_stack.fixtures import bad_lines, dataset_selection
 from local_stack.hops import count_hops
 from local_stack.lake_mirror import mirror
 from local_stack.stack import LocalStack
+from local_stack.template_stack import TEMPLATE
 
 DAY = "2011-06-17"  # 961 lines: cancellations, guests; small enough for ten dbt builds
 DATASET_KEY = "raw/online_retail/online_retail.csv.gz"
@@ -46,7 +51,20 @@ INJECTED = 16  # bad inputs, of every kind fixtures.bad_lines makes
 PROCESSOR = Buffering(1 * MIB, 60)
 DESTINATION = Buffering(DESTINATION_BUFFER.size_bytes, 60)
 SECONDS_A_POLL = 30.0
-DBT_RUN = ["build", "--quiet", "--exclude-resource-type", "test", "unit_test"]  # the tests: the counts
+# seeds and models; no dbt tests: the suite's own counts are the tests here
+DBT_RUN = ["build", "--quiet", "--exclude-resource-type", "test", "unit_test"]
+
+
+def template_default(parameter: str) -> str:
+    """A parameter's default in template.yaml (what a deploy gets unless told)."""
+    from samtranslator.yaml_helper import yaml_parse  # CloudFormation's short forms too
+
+    return str(yaml_parse(TEMPLATE.read_text())["Parameters"][parameter]["Default"])
+
+
+# The event source mapping's retry bound, as deployed: a poison record holds its shard
+# for 1 + this many attempts (docs/stream.md, "A failed write holds its shard").
+RETRY_ATTEMPTS = int(template_default("ConsumerMaximumRetryAttempts"))
 
 
 def read_slice() -> tuple[str, list[str], list[str]]:
@@ -55,21 +73,6 @@ def read_slice() -> tuple[str, list[str], list[str]]:
         lines = f.read().splitlines()
     indexes = dataset_selection(lines, day=DAY, count=None)
     return lines[0], [lines[i] for i in indexes], [f"{DATASET_KEY}:{i + 1}" for i in indexes]
-
-
-def start_moto() -> tuple[object, AwsFaults, str]:
-    """moto's server in-process, behind the fault middleware."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    faults = AwsFaults(server._server.app)
-    server._server.app = faults
-    host, port = server.get_host_and_port()
-    return server, faults, f"http://{host}:{port}"
 
 
 class Builds:
@@ -90,7 +93,7 @@ class Builds:
 
 def replay(
     scenario: Scenario,
-    aws: AwsFaults,
+    aws: RemoteFaults,
     endpoint: str,
     slice_: tuple[str, list[str], list[str]],
     work: Path,
@@ -105,10 +108,11 @@ def replay(
     with LocalStack(
         endpoint, name=name, processor_buffer=PROCESSOR, destination_buffer=DESTINATION
     ) as stack:
+        stack.mapping.maximum_retry_attempts = RETRY_ATTEMPTS
         stack.firehose.clock = clock
         stack.firehose.poll = clock.ticking(stack.firehose.poll)
         armed = Armed(stack, aws)
-        aws.arm(type(aws.plan)())
+        aws.arm(FaultPlan())
         scenario.arm(armed, ids)
         if scenario.kpl:
             from local_stack.csv_bodies import Tally
@@ -119,9 +123,16 @@ def replay(
         else:
             tally = send_api(armed, header, [*lines, *bad_csv], [*ids, *bad_ids])
             sent_ids = [*ids, *bad_ids]
-        sent_ids += put_direct(stack, junk)
+        direct = put_direct(stack, junk)
+        # a bare record has no id of its own: the transformation names it by shard and
+        # sequence number, reingest-errors by what the error document keeps
+        bare = dict(zip(direct, junk, strict=True))
+        if scenario.kpl:
+            bare.update(zip(sent_ids, (json.dumps(row).encode() for row in rows), strict=True))
+        sent_ids += direct
         stack.drain()
-        aws.arm(type(aws.plan)())  # the faults end; counting reads the services as they are
+        armed.fired += aws.fired
+        aws.arm(FaultPlan())  # the faults end; counting reads the services as they are
         lake = work / "lake"
         if armed.held is not None:
             # the objects held back arrive after a first build of the warehouse
@@ -133,7 +144,8 @@ def replay(
         armed.fired["reingested"] += report.records_in
         hops = count_hops(stack, tally)
         checks = {"hops": hops.reconciles(), "on_failure": _on_failure_ids(armed)}
-        checks["dynamodb"] = _dynamodb_ids(stack)
+        checks["dynamodb"] = hops.dynamodb_line_ids
+        checks["aliases"] = _reingest_aliases(stack, sent_ids, bare)
         mirror(stack.lake, Lake(str(lake)))
         builds.start(lake, work / "stream.duckdb", work)
     return set(sent_ids), armed, checks
@@ -145,24 +157,33 @@ def _csv(lines: Sequence[str]) -> list[list[str]]:
     return list(csv.reader(lines))
 
 
-def _dynamodb_ids(stack: LocalStack) -> set[str]:
+def _reingest_aliases(
+    stack: LocalStack, sent_ids: list[str], bare: dict[str, bytes]
+) -> dict[str, str]:
+    """The id reingest-errors gives each bare record (from its arrival time and bytes:
+    `stream:<stream>:firehose-error:<arrival ms>-<digest>`, ingestion/stream/reingest.py),
+    by the id the transformation gives it; the ledger counts both as the same line."""
     from ingestion.stream import settings
-    from ingestion.stream.items import line_id_of
+    from local_stack.kinesis_mapping import shard_readers
 
-    pages = settings.dynamodb().get_paginator("scan")
-    return {
-        line_id_of(item)
-        for page in pages.paginate(TableName=stack.settings.invoice_table)
-        for item in page["Items"]
-    }
+    arrived = {}
+    for reader in shard_readers(settings.kinesis(), stack.settings.stream_name):
+        while batch := reader.read(10_000):
+            for r in batch:
+                arrived[(r.shard_id, r.sequence_number)] = r.arrived_at
+    aliases = {}
+    for event_id, data in bare.items():
+        shard, sequence = event_id.split(":")[2:4]
+        ms = int(arrived[(shard, sequence)].timestamp() * 1000)
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        aliases[event_id] = f"stream:{stack.settings.stream_name}:firehose-error:{ms}-{digest}"
+    return aliases
 
 
 def _on_failure_ids(armed: Armed) -> set[str]:
     """The lines of the batches the mapping sent to its on-failure destination, read back
     from the stream at the sequence numbers the destination holds, as an operator would
     (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html)."""
-    import json
-
     from ingestion.stream import settings
     from local_stack.kinesis_mapping import ShardReader
 
@@ -199,7 +220,8 @@ def run_suite(
     run_batch_job(land_file(str(source), batch_lake), batch_lake)
     builds.start(workdir / "batch" / "lake", workdir / "batch" / "batch.duckdb", workdir / "batch")
     say(f"faults: {len(lines):,} lines of {DAY} + {INJECTED} bad inputs, {len(scenarios)} runs")
-    server, aws, endpoint = start_moto()
+    server, endpoint = fault_server.start()
+    aws = RemoteFaults(endpoint)
     runs = []
     try:
         for i, scenario in enumerate(scenarios):
@@ -209,7 +231,8 @@ def run_suite(
             runs.append((scenario, work, sent, armed.counters(), checks, armed.poison))
             say(f"  {scenario.name}: replayed in {time.monotonic() - t0:.1f}s")
     finally:
-        server.stop()  # type: ignore[attr-defined]
+        server.kill()  # werkzeug's server waits for idle keep-alive connections on SIGTERM
+        server.wait(timeout=30)
         builds.wait()
     batch_marts = mart_tables(str(workdir / "batch" / "batch.duckdb"))
     rows = [
