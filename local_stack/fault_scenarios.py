@@ -75,7 +75,7 @@ class Scenario:
 
 
 def _late(armed: Armed, ids: Sequence[str]) -> None:
-    armed.held = HeldBackLake(armed.stack.lake.root, hold=4, fired=armed.fired)
+    armed.held = HeldBackLake(armed.stack.lake.root, hold=2, fired=armed.fired)
     armed.stack.firehose.lake = armed.held
 
 
@@ -87,7 +87,7 @@ def _transform_fails(armed: Armed, ids: Sequence[str]) -> None:
 
 
 def _consumer_crash(armed: Armed, ids: Sequence[str]) -> None:
-    armed.crash = CrashAfterHalf(settings.dynamodb(), crashes=3)
+    armed.crash = CrashAfterHalf(settings.dynamodb(), crashes=3, min_records=25)
     armed.stack.mapping.handler = armed.crash.wrap(armed.stack.mapping.handler)
 
 
@@ -125,7 +125,7 @@ SCENARIOS = (
     Scenario("none (control)", "nothing", lambda armed, ids: None, ()),
     Scenario(
         "Firehose buffers late, out of order",
-        "the first 4 S3 objects held back past a dbt build, then delivered newest first",
+        "the first 2 S3 objects held back past a dbt build, then delivered newest first",
         _late,
         ("objects delivered late",),
     ),
