@@ -80,10 +80,10 @@ def _late(armed: Armed, ids: Sequence[str]) -> None:
 
 
 def _transform_fails(armed: Armed, ids: Sequence[str]) -> None:
-    # batch 1 fails twice and then succeeds; batch 3 fails all 1 + 3 attempts, so its
-    # records go to processing-failed/ and `reingest-errors` lands them
+    # batch 0 fails twice and then succeeds; batch 1 (valid lines) fails all 1 + 3
+    # attempts, so its records go to processing-failed/ and `reingest-errors` lands them
     firehose = armed.stack.firehose
-    firehose.transform = failing_attempts(firehose.transform, {1: 2, 3: 4}, armed.fired)
+    firehose.transform = failing_attempts(firehose.transform, {0: 2, 1: 4}, armed.fired)
 
 
 def _consumer_crash(armed: Armed, ids: Sequence[str]) -> None:
