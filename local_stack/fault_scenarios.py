@@ -163,7 +163,12 @@ SCENARIOS = (
         "same batch delivered twice",
         "every POST, consumer batch, transformation and S3 object made twice",
         _twice,
-        ("requests sent twice", "consumer batches twice", "objects written twice"),
+        (
+            "requests sent twice",
+            "consumer batches twice",
+            "objects written twice",
+            "lake copies deduped by dbt",
+        ),
     ),
     Scenario(
         "poison record",
