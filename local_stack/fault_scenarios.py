@@ -200,6 +200,7 @@ def send_api(armed: Armed, header: str, lines: Sequence[str], ids: Sequence[str]
                 tally.statuses[answer["statusCode"]] += 1
                 if answer["statusCode"] != 503:
                     break
+                armed.fired["503s sent again"] += 1  # Kinesis kept refusing some lines
             result = json.loads(answer["body"])
             tally.requests += 1
         tally.sent += count
