@@ -92,6 +92,10 @@ bench-warehouse: setup ## dbt build at 1x, 10x, 100x (full, +1 day incremental) 
 stream: setup ## Replay a day through the local stream stack (moto), dbt build, count every hop
 	$(BIN)/online-retail stream
 
+.PHONY: faults
+faults: setup ## Inject each AWS fault on the local stack; one table: lines in, landed, quarantined, lost, doubled
+	$(BIN)/python -m local_stack.fault_suite
+
 .PHONY: reingest-errors
 reingest-errors: setup ## Land or quarantine what Firehose left in its error prefix (LAKE_ROOT), exactly once
 	$(BIN)/online-retail reingest-errors

@@ -12,4 +12,10 @@ drives the whole stream path and counts every hop. Never in the Lambda artifact.
     lake_mirror.py      the S3 lake mirrored to a local folder for dbt
     dbt_build.py        dbt over a given lake and warehouse
     replay.py           the whole replay, start to reconciliation
+    faults.py           fault injection: AWS-side faults (middleware), late and twice
+                        delivery, a crashing consumer, failing transformations
+    fault_server.py     moto's server in a process of its own, behind that middleware
+    fault_scenarios.py  the faults of `make faults`, one scenario each
+    fault_suite.py      `make faults`: every scenario, the batch build, the table
+    fault_ledger.py     where every line ended, by identity; marts against the batch's
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,6 +35,8 @@ class HopCounts:
     in_dynamodb_invoice_ids: int
     in_dynamodb_customer_ids: int  # lines counted by the invoice summaries
     in_fact_table: int | None = None
+    # the invoice table's line ids themselves, for checks by identity
+    dynamodb_line_ids: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def reconciles(self) -> list[str]:
         """The identities that must hold; the ones that do not, as text."""
@@ -99,6 +101,7 @@ def _dynamodb_summarised_lines(table: str) -> int:
 
 
 def count_hops(stack: LocalStack, tally: Tally) -> HopCounts:
+    line_ids = _dynamodb_line_ids(stack.settings.invoice_table)
     kinesis_records, kinesis_ids = _event_ids_in_stream(stack)
     transformed = _parquet_under(stack.lake, TRANSFORMED_ZONE)
     quarantined = _parquet_under(stack.lake, QUARANTINE_ZONE)
@@ -122,6 +125,7 @@ def count_hops(stack: LocalStack, tally: Tally) -> HopCounts:
         in_parquet_ids=len(parquet_ids),
         quarantined_api=len(quarantined_ids("stream-api-")),
         quarantined_stream=len(quarantined_ids("stream-firehose-")),
-        in_dynamodb_invoice_ids=len(_dynamodb_line_ids(stack.settings.invoice_table)),
+        in_dynamodb_invoice_ids=len(line_ids),
         in_dynamodb_customer_ids=_dynamodb_summarised_lines(stack.settings.customer_table),
+        dynamodb_line_ids=line_ids,
     )

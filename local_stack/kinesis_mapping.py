@@ -6,6 +6,13 @@ times), invokes with batches of at most `batch_size` records in shard order, and
 ReportBatchItemFailures: the shard's checkpoint moves to the lowest failed sequence
 number and the batch is retried from there, up to `maximum_retry_attempts`, after which
 the failed records go to the on-failure destination (a list here).
+
+A function error (the handler raises: a crash, a timeout) fails the whole batch. With
+BisectBatchOnFunctionError the batch is split in two and each half retried, which does
+not use the retry quota; a batch of one record, or without bisect, is retried whole and
+counts as an attempt
+(https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html,
+https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html).
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ class MappingStats:
     records: int = 0  # records delivered, counting redeliveries
     reported_failures: int = 0
     retried_batches: int = 0
+    function_errors: int = 0  # invocations that raised
+    bisections: int = 0
     on_failure: list[dict[str, Any]] = field(default_factory=list)  # the destination
 
 
@@ -78,9 +87,11 @@ class EventSourceMapping:
         *,
         batch_size: int = 100,
         maximum_retry_attempts: int = 2,
+        bisect_on_function_error: bool = True,
     ) -> None:
         self.handler, self.function_name, self.stream_name = handler, function_name, stream_name
         self.batch_size, self.maximum_retry_attempts = batch_size, maximum_retry_attempts
+        self.bisect_on_function_error = bisect_on_function_error
         self.readers = shard_readers(settings.kinesis(), stream_name)
         self.stats = MappingStats()
 
@@ -90,26 +101,41 @@ class EventSourceMapping:
         for reader in self.readers:
             batch = reader.read(self.batch_size)
             read += len(batch)
-            attempt = 0
-            while batch:
-                failed = self._invoke(batch)
-                if failed is None:
-                    break
-                # Checkpoint at the failed record: the records before it are done.
-                batch = batch[[r.sequence_number for r in batch].index(failed) :]
-                attempt += 1
-                if attempt > self.maximum_retry_attempts:
-                    self.stats.on_failure.append(
-                        {
-                            "shardId": reader.shard_id,
-                            "startSequenceNumber": batch[0].sequence_number,
-                            "endSequenceNumber": batch[-1].sequence_number,
-                            "batchSize": len(batch),
-                        }
-                    )
-                    break
-                self.stats.retried_batches += 1
+            if batch:
+                self._process(reader.shard_id, batch)
         return read
+
+    def _process(self, shard_id: str, batch: list[KinesisRecordIn], attempt: int = 0) -> None:
+        """Invoke with `batch` until it succeeds, is split, or runs out of retries."""
+        while batch:
+            try:
+                failed = self._invoke(batch)
+            except Exception:  # a function error: the whole batch failed
+                self.stats.function_errors += 1
+                if self.bisect_on_function_error and len(batch) > 1:
+                    # a split does not count against the retry quota
+                    self.stats.bisections += 1
+                    half = len(batch) // 2
+                    self._process(shard_id, batch[:half], attempt)
+                    self._process(shard_id, batch[half:], attempt)
+                    return
+                failed = batch[0].sequence_number
+            if failed is None:
+                return
+            # Checkpoint at the failed record: the records before it are done.
+            batch = batch[[r.sequence_number for r in batch].index(failed) :]
+            attempt += 1
+            if attempt > self.maximum_retry_attempts:
+                self.stats.on_failure.append(
+                    {
+                        "shardId": shard_id,
+                        "startSequenceNumber": batch[0].sequence_number,
+                        "endSequenceNumber": batch[-1].sequence_number,
+                        "batchSize": len(batch),
+                    }
+                )
+                return
+            self.stats.retried_batches += 1
 
     def _invoke(self, batch: list[KinesisRecordIn]) -> str | None:
         """Invoke once; the lowest sequence number reported failed, if any."""

@@ -109,6 +109,18 @@ def create_table(dynamodb: Any, table: str, key: TableKey) -> None:
     )
 
 
+def _drop_unpublished_metrics() -> None:
+    """With POWERTOOLS_METRICS_DISABLED (local runs), Powertools' flush at the end of an
+    invocation keeps the metrics it did not print, in a set its Metrics share, and prints
+    them all as EMF once 100 values of one have piled up; on Lambda each invocation's
+    are flushed. Drop them, so stdout stays quiet and nothing grows across invocations."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        Metrics().clear_metrics()
+
+
 class LocalStack:
     """moto's server plus the event source mapping and Firehose delivery, with the stream
     path's handlers."""
@@ -287,7 +299,10 @@ class LocalStack:
                 need = Need("lambda:InvokeFunction", arn)
                 self.recorder.record(Call("DeliveryStream", "lambda", "Invoke", [need]))
             with self.acting(logical_id), self._function_environment(logical_id):
-                return handler(event, context)
+                try:
+                    return handler(event, context)
+                finally:
+                    _drop_unpublished_metrics()
 
         return invoke
 

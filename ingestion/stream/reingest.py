@@ -22,7 +22,8 @@ the object moved under `<prefix>/reingested/`: a run stopped half way writes the
 files again, a second run finds nothing to do. Event ids are those of the transformation:
 a record's own (every record from POST /invoices carries one) or, for a bare line from
 another producer, one built from what the error document keeps of it (its arrival time
-and a digest of its bytes, plus the subsequence number inside an aggregate), the same on
+and a digest of its bytes, plus the subsequence number inside an aggregate, and for a
+second copy of the same bytes at the same time its place among them), the same on
 every run. dbt keeps one row per event id on top of that.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import re
@@ -177,6 +179,7 @@ def records_of(
     decoded: list[Decoded] = []
     converted: list[pa.Table] = []
     unconvertible: list[tuple[dict[str, Any], bytes, dict[str, Any], Exception]] = []
+    seen: dict[str, int] = {}  # bare-record names given so far, and how many times
     for n, document in enumerate(documents, start=1):
         try:
             raw = base64.b64decode(document["rawData"], validate=True)
@@ -191,7 +194,15 @@ def records_of(
             except (ValueError, KeyError, TypeError, pa.ArrowInvalid) as e:
                 unconvertible.append((line, raw, document, e))
             continue
-        decoded += decode_kinesis_record(raw, "", _origin(document, raw, stream_name))
+        origin = _origin(document, raw, stream_name)
+        # identical records of one object (two copies of a line in one KPL aggregate
+        # share its arrival time) are told apart by their order in it
+        seen[origin.sequence_number] = copies = seen.get(origin.sequence_number, -1) + 1
+        if copies:
+            origin = dataclasses.replace(
+                origin, sequence_number=f"{origin.sequence_number}-{copies}"
+            )
+        decoded += decode_kinesis_record(raw, "", origin)
 
     good = [d for d in decoded if d.record is not None]
     undecodable = [d for d in decoded if d.record is None]
@@ -215,7 +226,8 @@ def records_of(
 def _origin(document: dict[str, Any], raw: bytes, stream_name: str) -> RecordOrigin:
     """What the error document keeps of a record's origin. It has no shard or sequence
     number, so a bare line gets `stream:<stream>:firehose-error:<arrival ms>-<digest>`:
-    the same on every run (its arrival time and bytes do not change)."""
+    the same on every run (its arrival time and bytes do not change); the n-th copy of
+    the same bytes at the same arrival time in one object, `-<n>` after it."""
     arrival_ms = document.get("arrivalTimestamp")
     if not isinstance(arrival_ms, int | float):
         arrival_ms = 0

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 from support import DBT, dbt_env
@@ -31,7 +30,7 @@ from ingestion.batch.job import run_batch_job
 from ingestion.lake import QUARANTINE_ZONE, TRANSFORMED_ZONE, Lake, land_file
 from ingestion.stream import settings
 from local_stack.csv_bodies import send_lines
-from local_stack.dbt_build import fact_rows_for
+from local_stack.dbt_build import fact_rows_for, mart_tables
 from local_stack.fixtures import put_direct
 from local_stack.hops import count_hops
 from local_stack.lake_mirror import mirror
@@ -53,7 +52,6 @@ INJECTED = [
     "536999,22086,PAPER CHAIN KIT,6,12/1/2010 9:00,2.55,17850.5,United Kingdom",
     "536999,22086,PAPER CHAIN KIT,6,12/1/2010 9:00,2.55,17850,",
 ] * 5
-MART_LINEAGE = {"source_file", "source_line_number", "ingested_at", "event_id"}
 
 
 def dbt_build(lake: Path, warehouse: Path, work: Path) -> subprocess.Popen:
@@ -74,27 +72,7 @@ def wait(*builds: subprocess.Popen) -> None:
 
 
 def marts(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every fct_/dim_/rpt_ table, lineage columns left out, rows sorted."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where regexp_matches(table_name, '^(fct|dim|rpt)_') and table_type = 'BASE TABLE'"
-        ).fetchall()
-        out = {}
-        for schema, name in tables:
-            columns = [
-                c
-                for (c,) in con.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = ? and table_name = ? order by ordinal_position",
-                    [schema, name],
-                ).fetchall()
-                if c not in MART_LINEAGE
-            ]
-            select = ", ".join(f'"{c}"' for c in columns)
-            rows = con.execute(f'select {select} from "{schema}"."{name}"').fetchall()
-            out[name] = sorted(rows, key=repr)
-    return out
+    return mart_tables(str(warehouse))
 
 
 def parquet_zone(lake: Lake, zone: str):
