@@ -11,6 +11,9 @@ TOOLS_STAMP := $(TOOLS)/.installed
 export LAKE_ROOT ?= $(CURDIR)/lake
 export DUCKDB_PATH ?= $(CURDIR)/warehouse/online_retail.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
+# pytest workers for `make test`: much of the suite waits on dbt, moto and PostgreSQL
+# subprocesses, so two workers keep both cores busy (TEST_WORKERS=0 runs it in one process)
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test lint dbt-build docs fetch bench lock clean
@@ -61,7 +64,7 @@ test: setup tools ## The whole suite: ruff, import layers, sqlfluff, pytest (ing
 	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/lint-imports
 	$(BIN)/sqlfluff lint models macros tests analyses
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: setup ## ruff, the import layers (lint-imports) and sqlfluff only
 	$(BIN)/ruff check $(PY_DIRS)

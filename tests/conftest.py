@@ -16,6 +16,17 @@ def read_dataset_lines() -> list[str]:
         return f.read().splitlines()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs on two workers (pytest-xdist, `--dist loadgroup`): each file stays
+    on one worker, so its module fixtures (a stack, a dbt build, a PostgreSQL server) are
+    made once, and tests/bi whole, as its files share one `online-retail run`."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        group = "bi" if parts[0] == "bi" else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def dataset_lines() -> list[str]:
     """Every line of the real file, header first."""
