@@ -199,7 +199,7 @@ def test_the_lines_landed_are_the_real_lines_to_the_penny(run):
     rows = list(csv.DictReader([run["header"], *run["lines"]]))
     cancellations = sum(r["InvoiceNo"].startswith("C") for r in rows)
     guests = sum(not r["CustomerID"].strip() for r in rows)
-    assert cancellations >= 100 and guests > 1000  # what the prototype could not store
+    assert cancellations >= 30 and guests > 1000  # what the prototype could not store
     table = [t.to_pylist() for t in run["transformed"]]
     landed = {r["event_id"]: r for part in table for r in part}
     expected = Decimal(0)
