@@ -261,7 +261,9 @@ def main() -> int:
             "made_by_api": proof.stack.made_by_api,
             "lint_only": proof.stack.lint_only,
             # the counts only: the line ids themselves stay out of the JSON
-            "hops": {k: v for k, v in asdict(proof.replay.hops).items() if k != "dynamodb_line_ids"},
+            "hops": {
+                k: v for k, v in asdict(proof.replay.hops).items() if k != "dynamodb_line_ids"
+            },
             "reconciles": proof.replay.hops.reconciles(),
             "queries": proof.queries,
             "lake_events": proof.lake_events,
